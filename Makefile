@@ -1,0 +1,35 @@
+# Every target bootstraps its own virtual environment on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCALE ?= 1
+DAGSTER_HOME_DIR ?= $(CURDIR)/data/dagster_home
+
+.PHONY: venv demo test dev lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## generate landing data and materialize every asset on DuckDB, print Key Stats
+	$(BIN)/sony-de demo --scale $(SCALE)
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest
+
+dev: $(STAMP)  ## Dagster UI (webserver + daemon) on http://127.0.0.1:3000
+	mkdir -p $(DAGSTER_HOME_DIR)
+	cp deploy/dagster.dev.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: $(STAMP)
+	$(BIN)/ruff check sony_de_platform sony_de_platform_tests
+	$(BIN)/ruff format --check sony_de_platform sony_de_platform_tests
+
+clean:
+	rm -rf $(VENV) data dbt_project/target dbt_project/logs

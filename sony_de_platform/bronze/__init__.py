@@ -1,0 +1,1 @@
+"""Bronze: landing files -> RAW tables, with a load ledger and a quarantine."""

@@ -1,0 +1,202 @@
+"""Embedded DuckDB: one file named SONY_DE.duckdb, one writer at a time.
+
+DuckDB lets one process open a file read-write, or many read-only, never both ("Could not
+set lock on file"). Every writer of the platform (Bronze loads, dbt, routing) first takes
+the warehouse's writer lock, a file lock beside the database, so concurrent steps and runs
+wait their turn with a log line instead of failing; opening the file itself is retried for
+processes outside the platform that hold it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from pydantic import Field
+
+from sony_de_platform.settings import Engine, dbt_profile_env
+from sony_de_platform.warehouse.base import Session, Warehouse, identifier
+
+log = logging.getLogger(__name__)
+
+_LOCK_ERROR = "Could not set lock on file"
+_POLL_SECONDS = 0.25
+_REPORT_EVERY_SECONDS = 10.0
+
+
+class WarehouseLockTimeout(TimeoutError):
+    """The warehouse stayed locked by another writer for longer than the timeout."""
+
+
+class _ProcessWriterLock:
+    """A re-entrant, per-process view of one cross-process file lock."""
+
+    _registry: dict[Path, _ProcessWriterLock] = {}
+    _registry_guard = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @classmethod
+    def for_path(cls, path: Path) -> _ProcessWriterLock:
+        with cls._registry_guard:
+            return cls._registry.setdefault(path, cls(path))
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "unknown process"
+        except OSError:
+            return "unknown process"
+
+    @contextmanager
+    def hold(self, purpose: str, timeout: float) -> Iterator[None]:
+        deadline = time.monotonic() + timeout
+        if not self._thread_lock.acquire(timeout=timeout):
+            raise WarehouseLockTimeout(f"writer lock {self.path} busy in this process")
+        try:
+            if self._depth == 0:
+                self._acquire_file_lock(purpose, deadline, timeout)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._release_file_lock()
+        finally:
+            self._thread_lock.release()
+
+    def _acquire_file_lock(self, purpose: str, deadline: float, timeout: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        next_report = time.monotonic() + _REPORT_EVERY_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                if now >= deadline:
+                    os.close(fd)
+                    raise WarehouseLockTimeout(
+                        f"{purpose}: the DuckDB warehouse is still being written by "
+                        f"{self.holder()} after {timeout:.0f}s (lock file {self.path}). "
+                        "Wait for that run to finish, or raise SONY_DE_LOCK_TIMEOUT_SECONDS."
+                    ) from None
+                if now >= next_report:
+                    log.info("%s: waiting for the warehouse writer (%s)", purpose, self.holder())
+                    next_report = now + _REPORT_EVERY_SECONDS
+                time.sleep(_POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "purpose": purpose}).encode())
+        self._fd = fd
+
+    def _release_file_lock(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class DuckDBSession(Session):
+    engine = Engine.DUCKDB
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.connection.execute(sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.connection.execute(sql, params).fetchall()
+
+    def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
+        names = [identifier(name) for name in columns]
+        incoming = pa.table({name: list(values) for name, values in columns.items()})
+        if incoming.num_rows == 0:
+            return 0
+        view = "_sony_de_incoming"
+        self.connection.register(view, incoming)
+        try:
+            column_list = ", ".join(names)
+            self.connection.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view}"
+            )
+        finally:
+            self.connection.unregister(view)
+        return incoming.num_rows
+
+
+def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting (with backoff) while another process holds DuckDB's own lock."""
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            connection = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as error:
+            if _LOCK_ERROR not in str(error) or time.monotonic() >= deadline:
+                raise
+            log.info("waiting for DuckDB file lock on %s", path)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    if not read_only and path.exists():
+        path.chmod(0o600)
+    return connection
+
+
+class DuckDBWarehouse(Warehouse):
+    """The local warehouse: an embedded DuckDB file."""
+
+    path: str = Field(description="Path of the SONY_DE.duckdb file.")
+    lock_timeout_seconds: float = Field(default=600.0, description="How long a writer waits.")
+
+    @property
+    def engine(self) -> Engine:
+        return Engine.DUCKDB
+
+    def dbt_profile_env(self) -> dict[str, str]:
+        return dbt_profile_env(Engine.DUCKDB, self.path)
+
+    @property
+    def _lock(self) -> _ProcessWriterLock:
+        path = Path(self.path)
+        return _ProcessWriterLock.for_path(path.with_name(path.name + ".writer.lock"))
+
+    @contextmanager
+    def exclusive_writer(self, purpose: str) -> Iterator[None]:
+        with self._lock.hold(purpose, self.lock_timeout_seconds):
+            yield
+
+    @contextmanager
+    def session(self, read_only: bool = False) -> Iterator[DuckDBSession]:
+        if read_only:
+            connection = connect_duckdb(Path(self.path), True, self.lock_timeout_seconds)
+            try:
+                yield DuckDBSession(connection)
+            finally:
+                connection.close()
+            return
+        with self.exclusive_writer("session"):
+            connection = connect_duckdb(Path(self.path), False, self.lock_timeout_seconds)
+            try:
+                yield DuckDBSession(connection)
+            finally:
+                connection.close()

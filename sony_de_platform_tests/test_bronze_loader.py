@@ -1,0 +1,245 @@
+"""Bronze loads on a real DuckDB file: once per content, all or nothing, counts reconcile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sony_de_platform.bronze import loader as loader_module
+from sony_de_platform.bronze.feeds import BOX_OFFICE, FAN_INTERACTIONS, TITLE_METADATA
+from sony_de_platform.bronze.loader import load_feed
+from sony_de_platform.warehouse import DuckDBWarehouse
+
+
+def interaction(n: int, **overrides: object) -> dict:
+    record = {
+        "interaction_id": f"INT-{n:010d}",
+        "fan_id": f"FAN-{n % 7:07d}",
+        "fan_type": "guest",
+        "email": f"fan{n}@example.com",
+        "region": "NA",
+        "preferred_genre": "Drama",
+        "title_id": "TT-000001",
+        "interaction_type": "view",
+        "amount_usd": None,
+        "rating": None,
+        "channel": "web",
+        "event_ts": "2026-06-01T10:00:00Z",
+    }
+    record.update(overrides)
+    return record
+
+
+def write_jsonl(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def load(warehouse: DuckDBWarehouse, feed, landing: Path):
+    with warehouse.session() as session:
+        return load_feed(session, feed, landing)
+
+
+def rows(warehouse: DuckDBWarehouse, sql: str) -> list[tuple]:
+    with warehouse.session(read_only=True) as session:
+        return session.fetchall(sql)
+
+
+def test_bad_lines_are_quarantined_with_reasons_and_counts_reconcile(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    good = [json.dumps(interaction(n)) for n in range(1, 6)]
+    lines = [
+        good[0],
+        '{"interaction_id": "INT-0000000099", "fan_id": ',  # truncated JSON
+        good[1],
+        json.dumps(interaction(7, fan_id=None)),  # missing key
+        good[2],
+        "[1, 2, 3]",  # not an object
+        good[3],
+        json.dumps({k: v for k, v in interaction(8).items() if k != "interaction_id"}),
+        good[4],
+    ]
+    write_jsonl(landing / "fan_interactions" / "fan_interactions_2026-06-01.jsonl", lines)
+
+    (result,) = load(warehouse, FAN_INTERACTIONS, landing)
+
+    assert (result.lines_read, result.rows_loaded, result.rows_quarantined) == (9, 5, 4)
+    assert result.reconciles
+    quarantined = rows(
+        warehouse,
+        "SELECT line_number, reason, source_file FROM RAW.LOAD_QUARANTINE ORDER BY line_number",
+    )
+    assert [(line, reason.split(":")[0]) for line, reason, _ in quarantined] == [
+        (2, "malformed JSON"),
+        (4, "missing required key"),
+        (6, "malformed JSON"),
+        (8, "missing required key"),
+    ]
+    assert quarantined[1][1] == "missing required key: fan_id"
+    assert quarantined[3][1] == "missing required key: interaction_id"
+    assert {source for *_, source in quarantined} == {
+        "fan_interactions/fan_interactions_2026-06-01.jsonl"
+    }
+    loaded = rows(
+        warehouse,
+        "SELECT _line_number, interaction_id, _ingest_seq FROM RAW.RAW_FAN_INTERACTIONS "
+        "ORDER BY _ingest_seq",
+    )
+    assert [line for line, *_ in loaded] == [1, 3, 5, 7, 9]
+    assert [seq for *_, seq in loaded] == [1, 2, 3, 4, 5]
+    ledger = rows(
+        warehouse, "SELECT lines_read, rows_loaded, rows_quarantined FROM RAW.LOAD_LEDGER"
+    )
+    assert ledger == [(9, 5, 4)]
+
+
+def test_values_are_kept_as_received_text(warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    record = interaction(1, amount_usd=12.5, rating=4, channel={"app": "ios"})
+    write_jsonl(landing / "fan_interactions" / "day.jsonl", [json.dumps(record)])
+    load(warehouse, FAN_INTERACTIONS, landing)
+    assert rows(warehouse, "SELECT amount_usd, rating, channel FROM RAW.RAW_FAN_INTERACTIONS") == [
+        ("12.5", "4", '{"app": "ios"}')
+    ]
+
+
+def test_loading_the_same_folder_twice_adds_nothing_and_a_new_file_adds_its_rows(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    folder = landing / "fan_interactions"
+    write_jsonl(folder / "a.jsonl", [json.dumps(interaction(n)) for n in range(3)])
+    first = load(warehouse, FAN_INTERACTIONS, landing)
+    second = load(warehouse, FAN_INTERACTIONS, landing)
+    assert [r.rows_loaded for r in first] == [3]
+    assert [r.skipped for r in second] == [True]
+    assert rows(warehouse, "SELECT COUNT(*) FROM RAW.RAW_FAN_INTERACTIONS") == [(3,)]
+
+    # The same bytes under a new name are the same file: skipped.
+    (folder / "a_copy.jsonl").write_bytes((folder / "a.jsonl").read_bytes())
+    write_jsonl(folder / "b.jsonl", [json.dumps(interaction(n)) for n in range(10, 14)])
+    third = {r.source_file: r for r in load(warehouse, FAN_INTERACTIONS, landing)}
+    assert third["fan_interactions/a_copy.jsonl"].skipped
+    assert "fan_interactions/a.jsonl" in third["fan_interactions/a_copy.jsonl"].skipped_because
+    assert third["fan_interactions/b.jsonl"].rows_loaded == 4
+    assert rows(warehouse, "SELECT COUNT(*), MAX(_ingest_seq) FROM RAW.RAW_FAN_INTERACTIONS") == [
+        (7, 7)
+    ]
+    assert rows(warehouse, "SELECT COUNT(*) FROM RAW.LOAD_LEDGER") == [(2,)]
+
+
+def test_a_crash_mid_file_leaves_nothing_and_the_rerun_loads_it_once(
+    warehouse: DuckDBWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    write_jsonl(
+        landing / "fan_interactions" / "a.jsonl",
+        [json.dumps(interaction(n)) for n in range(5)] + ["not json"],
+    )
+    real_read = loader_module.read_records
+
+    def crash_after_two(feed, path, data):
+        for index, record in enumerate(real_read(feed, path, data)):
+            if index == 2:
+                raise OSError("disk went away")
+            yield record
+
+    monkeypatch.setattr(loader_module, "read_records", crash_after_two)
+    with pytest.raises(OSError, match="disk went away"):
+        load(warehouse, FAN_INTERACTIONS, landing)
+    assert rows(warehouse, "SELECT COUNT(*) FROM RAW.RAW_FAN_INTERACTIONS") == [(0,)]
+    assert rows(warehouse, "SELECT COUNT(*) FROM RAW.LOAD_LEDGER") == [(0,)]
+
+    monkeypatch.setattr(loader_module, "read_records", real_read)
+    (result,) = load(warehouse, FAN_INTERACTIONS, landing)
+    assert (result.rows_loaded, result.rows_quarantined) == (5, 1)
+    assert rows(warehouse, "SELECT COUNT(*) FROM RAW.LOAD_QUARANTINE") == [(1,)]
+
+
+def test_csv_rows_with_wrong_field_count_or_missing_key_are_quarantined(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    folder = landing / "title_metadata"
+    folder.mkdir(parents=True)
+    header = ",".join(TITLE_METADATA.fields)
+    (folder / "title_metadata_2026-06.csv").write_text(
+        "\n".join(
+            [
+                header,
+                'TT-000001,"Night, Again",Nightfall,Drama,2026-05-01,7.4,120,PG-13,1000000',
+                "TT-000002,Broken,Nightfall,Drama,2026-05-01",
+                ',"No Key",Nightfall,Drama,2026-05-01,6.0,90,R,5',
+                'TT-000003,"Two\nLines",Dawn,Action,2026-06-01,11.5,100,PG,2',
+            ]
+        )
+        + "\n"
+    )
+    (result,) = load(warehouse, TITLE_METADATA, landing)
+    assert (result.lines_read, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
+    reasons = [r for (r,) in rows(warehouse, "SELECT reason FROM RAW.LOAD_QUARANTINE ORDER BY 1")]
+    assert reasons[0].startswith("malformed CSV row (file line 3): expected 9 fields")
+    assert reasons[1] == "missing required key: title_id"
+    assert rows(
+        warehouse, "SELECT title_name, imdb_score FROM RAW.RAW_TITLE_METADATA ORDER BY 1"
+    ) == [("Night, Again", "7.4"), ("Two\nLines", "11.5")]
+
+
+def test_parquet_rows_missing_keys_are_quarantined(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    folder = landing / "box_office"
+    folder.mkdir(parents=True)
+    target = folder / "box_office_2026-06-01.parquet"
+    duckdb.sql(
+        "SELECT * FROM (VALUES "
+        "('TT-000001', DATE '2026-06-01', 'NA', 10, 1000, 12000.5), "
+        "(NULL, DATE '2026-06-01', 'NA', 3, 10, 120.0), "
+        "('TT-000002', DATE '2026-06-02', 'EMEA', 4, 20, -5.0)) "
+        "AS t(title_id, report_date, region, screens, tickets_sold, gross_revenue_usd)"
+    ).write_parquet(str(target))
+    (result,) = load(warehouse, BOX_OFFICE, landing)
+    assert (result.lines_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    assert rows(
+        warehouse,
+        "SELECT title_id, report_date, gross_revenue_usd FROM RAW.RAW_BOX_OFFICE ORDER BY 1",
+    ) == [("TT-000001", "2026-06-01", "12000.5"), ("TT-000002", "2026-06-02", "-5.0")]
+    assert rows(warehouse, "SELECT line_number, reason FROM RAW.LOAD_QUARANTINE") == [
+        (2, "missing required key: title_id")
+    ]
+
+
+def test_writer_lock_makes_a_second_writer_wait(warehouse: DuckDBWarehouse) -> None:
+    """A second process-level writer waits and times out with a message naming the holder."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    release = ctx.Event()
+    holder = ctx.Process(target=_hold_writer, args=(warehouse.path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        impatient = DuckDBWarehouse(path=warehouse.path, lock_timeout_seconds=0.5)
+        with pytest.raises(TimeoutError, match="still being written by .*holding for a test"):
+            with impatient.session():
+                pass
+    finally:
+        release.set()
+        holder.join(30)
+    with warehouse.session() as session:  # free again
+        assert session.scalar("SELECT 1") == 1
+
+
+def _hold_writer(path: str, ready, release) -> None:
+    held = DuckDBWarehouse(path=path)
+    with held.exclusive_writer("holding for a test"):
+        ready.set()
+        release.wait(30)
