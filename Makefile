@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## generate landing data and materialize every asset on DuckDB, print Key Stats
 	$(BIN)/sony-de demo --scale $(SCALE)
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP)  ## lint, then the whole test suite
+	$(BIN)/ruff check sony_de_platform sony_de_platform_tests
 	$(BIN)/python -m pytest
 
 dev: $(STAMP)  ## Dagster UI (webserver + daemon) on http://127.0.0.1:3000

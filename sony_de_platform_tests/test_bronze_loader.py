@@ -228,9 +228,11 @@ def test_writer_lock_makes_a_second_writer_wait(warehouse: DuckDBWarehouse) -> N
     try:
         assert ready.wait(30)
         impatient = DuckDBWarehouse(path=warehouse.path, lock_timeout_seconds=0.5)
-        with pytest.raises(TimeoutError, match="still being written by .*holding for a test"):
-            with impatient.session():
-                pass
+        with (
+            pytest.raises(TimeoutError, match="still being written by .*holding for a test"),
+            impatient.session(),
+        ):
+            pass
     finally:
         release.set()
         holder.join(30)

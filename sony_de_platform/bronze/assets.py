@@ -1,7 +1,5 @@
 """Bronze: one Dagster asset per RAW table, loading new landing files append-only."""
 
-from __future__ import annotations
-
 from collections import Counter
 from pathlib import Path
 

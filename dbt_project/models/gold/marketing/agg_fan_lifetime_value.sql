@@ -1,0 +1,69 @@
+-- One row per verified fan with at least one purchase: what they spent, when, what they
+-- like most, and an LTV band (macro ltv_segment, thresholds in project vars) for targeting.
+-- Guests are left out: marketing may only target fans who verified their identity.
+with fans as (
+    select * from {{ ref('dim_fans') }}
+),
+
+interactions as (
+    select * from {{ ref('stg_fan_interactions') }}
+),
+
+titles as (
+    select * from {{ ref('dim_titles') }}
+),
+
+paying_verified_fans as (
+    select *
+    from fans
+    where is_verified and purchase_count > 0
+),
+
+purchase_windows as (
+    select
+        fan_id,
+        min(event_ts) as first_purchase_at,
+        max(event_ts) as last_purchase_at
+    from interactions
+    where is_purchase
+    group by fan_id
+),
+
+franchise_affinity as (
+    select
+        interactions.fan_id,
+        titles.franchise,
+        count(*) as interaction_count,
+        sum(case when interactions.is_purchase then interactions.amount_usd else 0 end)
+            as spend_usd
+    from interactions
+    inner join titles
+        on interactions.title_id = titles.title_id
+    group by interactions.fan_id, titles.franchise
+),
+
+favourite_franchises as (
+    -- most interactions; ties go to the higher spend, then the franchise name
+    select
+        fan_id,
+        franchise
+    from franchise_affinity
+    {{ qualify_first('fan_id', 'interaction_count desc, spend_usd desc, franchise') }}
+)
+
+select
+    paying_verified_fans.fan_id,
+    paying_verified_fans.email_hash,
+    paying_verified_fans.region,
+    paying_verified_fans.purchase_count,
+    paying_verified_fans.total_spend_usd,
+    purchase_windows.first_purchase_at,
+    purchase_windows.last_purchase_at,
+    paying_verified_fans.interaction_count,
+    favourite_franchises.franchise as favourite_franchise,
+    {{ ltv_segment('paying_verified_fans.total_spend_usd') }} as ltv_segment
+from paying_verified_fans
+inner join purchase_windows
+    on paying_verified_fans.fan_id = purchase_windows.fan_id
+left join favourite_franchises
+    on paying_verified_fans.fan_id = favourite_franchises.fan_id

@@ -1,0 +1,68 @@
+"""The `sony-de` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sony_de_platform.settings import SettingsError, get_settings
+
+
+def _positive_scale(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("scale must be greater than 0")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sony-de", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write deterministic landing data")
+    generate.add_argument("--scale", type=_positive_scale, default=1.0)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--out", type=Path, help="folder (default: the landing folder)")
+
+    demo = commands.add_parser("demo", help="replay generated data through every asset")
+    demo.add_argument("--scale", type=_positive_scale, default=1.0)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--waves", type=int, default=3, help="deliveries of landing files")
+
+    commands.add_parser("stats", help="print the Key Stats of the current warehouse")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"sony-de: {error}", file=sys.stderr)
+        return 2
+
+    if args.command == "generate":
+        from sony_de_platform.synthetic import generate_landing_data
+
+        out = args.out or settings.landing_dir
+        manifest = generate_landing_data(out, scale=args.scale, seed=args.seed)
+        print(json.dumps({"out": str(out), "files": len(manifest["files"])}))
+        return 0
+
+    if args.command == "demo":
+        from sony_de_platform.demo import run_demo
+
+        stats = run_demo(settings, args.scale, args.seed, args.waves)
+        print(stats.as_markdown())
+        return 0
+
+    from sony_de_platform.governance.key_stats import current_key_stats
+
+    print(current_key_stats(settings).as_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Governance: schemas, Key Stats, and (on Snowflake) access control."""

@@ -1,0 +1,123 @@
+"""The Key Stats table: figures of the medallion computed from the warehouse itself."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sony_de_platform.bronze.feeds import FEEDS, RAW_SCHEMA
+from sony_de_platform.settings import Settings
+from sony_de_platform.transform.project import build_dbt_project
+from sony_de_platform.transform.test_results import (
+    GOVERNANCE_SCHEMA,
+    TEST_RESULTS_TABLE,
+    configured_data_tests,
+)
+from sony_de_platform.warehouse import Session, build_warehouse, qualified
+
+SILVER_SCHEMAS = ("STG", "DIMS", "FACTS")
+GOLD_SCHEMAS = ("STUDIO_OPS", "MARKETING")
+SNAPSHOT = ("DIMS", "SNP_FAN_PROFILES")
+
+
+@dataclass(frozen=True)
+class TableCount:
+    schema: str
+    table: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    bronze_rows: int
+    silver_rows: int
+    gold_rows: int
+    dmf_passing: int
+    dmf_total: int
+    dbt_tests_configured: int
+    dbt_tests_passing: int
+    snapshot_rows: int
+    tables: tuple[TableCount, ...]
+
+    def as_markdown(self) -> str:
+        rows = [
+            ("Bronze Layer Rows", f"{self.bronze_rows:,}"),
+            ("Silver Layer Rows", f"{self.silver_rows:,}"),
+            ("Gold Layer Rows", f"{self.gold_rows:,}"),
+            ("DMF Checks", f"{self.dmf_passing}/{self.dmf_total} Passing"),
+            (
+                "dbt Tests",
+                f"{self.dbt_tests_configured} Configured, {self.dbt_tests_passing} Passing",
+            ),
+            ("SCD2 Snapshot Records", f"{self.snapshot_rows:,}"),
+        ]
+        return "\n".join(
+            ["| Metric | Value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+        )
+
+
+def materialized_tables(session: Session, schemas: tuple[str, ...]) -> list[TableCount]:
+    """Row counts of the base tables (not views) in the given schemas."""
+    placeholders = ", ".join("?" for _ in schemas)
+    found = session.fetchall(
+        "SELECT upper(table_schema), upper(table_name) FROM information_schema.tables "
+        f"WHERE upper(table_schema) IN ({placeholders}) AND table_type = 'BASE TABLE' "
+        "ORDER BY 1, 2",
+        list(schemas),
+    )
+    return [TableCount(s, t, session.row_count(s, t)) for s, t in found]
+
+
+def _passing_data_tests(session: Session) -> int:
+    """Data tests whose latest recorded outcome is a pass."""
+    if not session.table_exists(GOVERNANCE_SCHEMA, TEST_RESULTS_TABLE):
+        return 0
+    table = qualified(GOVERNANCE_SCHEMA, TEST_RESULTS_TABLE)
+    return int(
+        session.scalar(
+            f"""
+            WITH latest AS (
+                SELECT status,
+                       row_number() OVER (PARTITION BY unique_id ORDER BY recorded_at DESC) AS n
+                FROM {table}
+                WHERE test_kind = 'data_test'
+            )
+            SELECT COUNT(*) FROM latest WHERE n = 1 AND status = 'pass'
+            """
+        )
+        or 0
+    )
+
+
+def compute_key_stats(
+    session: Session, dbt_tests_configured: int, dmf_outcome: tuple[int, int] = (0, 0)
+) -> KeyStats:
+    """Figures of the current warehouse; `dmf_outcome` is (passing, total) DMF checks."""
+    bronze = [
+        TableCount(RAW_SCHEMA, feed.table, session.row_count(RAW_SCHEMA, feed.table))
+        for feed in FEEDS
+        if session.table_exists(RAW_SCHEMA, feed.table)
+    ]
+    silver_all = materialized_tables(session, SILVER_SCHEMAS)
+    silver = [t for t in silver_all if (t.schema, t.table) != SNAPSHOT]
+    snapshot = [t for t in silver_all if (t.schema, t.table) == SNAPSHOT]
+    gold = materialized_tables(session, GOLD_SCHEMAS)
+    dmf_passing, dmf_total = dmf_outcome
+    return KeyStats(
+        bronze_rows=sum(t.rows for t in bronze),
+        silver_rows=sum(t.rows for t in silver),
+        gold_rows=sum(t.rows for t in gold),
+        dmf_passing=dmf_passing,
+        dmf_total=dmf_total,
+        dbt_tests_configured=dbt_tests_configured,
+        dbt_tests_passing=_passing_data_tests(session),
+        snapshot_rows=sum(t.rows for t in snapshot),
+        tables=tuple(bronze + silver_all + gold),
+    )
+
+
+def current_key_stats(settings: Settings, dmf_outcome: tuple[int, int] = (0, 0)) -> KeyStats:
+    """Key Stats of the configured warehouse, with the dbt project's configured tests."""
+    manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
+    with build_warehouse(settings).session(read_only=True) as session:
+        return compute_key_stats(session, configured_data_tests(manifest), dmf_outcome)

@@ -1,0 +1,79 @@
+"""Silver and Gold: the dbt models (with their tests as checks) and the SCD2 snapshot."""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetsDefinition
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
+
+from sony_de_platform.bronze.assets import WAREHOUSE_POOL
+from sony_de_platform.settings import Engine
+from sony_de_platform.transform.cli_args import DbtRunConfig, dbt_build_args
+from sony_de_platform.transform.test_results import record_test_results, test_result_rows
+from sony_de_platform.transform.translator import MedallionTranslator
+from sony_de_platform.warehouse import Warehouse
+
+SNAPSHOT_SELECTION = "resource_type:snapshot"
+
+
+def _run_dbt(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    args: list[str],
+) -> Iterator[Any]:
+    """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
+    os.environ.update(warehouse.dbt_profile_env())  # profiles.yml reads env_var only
+    with warehouse.exclusive_writer(f"dbt {args[0]}"):
+        invocation: DbtCliInvocation = dbt.cli(args, context=context, raise_on_error=False)
+        yield from invocation.stream()
+        run_results = invocation.get_artifact("run_results.json")
+        rows = test_result_rows(run_results, invocation.manifest, context.run.run_id)
+        if rows["unique_id"]:
+            with warehouse.session() as session:
+                record_test_results(session, rows)
+        if not invocation.is_successful():
+            raise invocation.get_error() or RuntimeError(f"dbt {' '.join(args)} failed")
+
+
+def _dbt_asset(
+    project: DbtProject, engine: Engine, name: str, description: str, **selection: str
+) -> AssetsDefinition:
+    def build(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+        config: DbtRunConfig,
+    ) -> Iterator[Any]:
+        yield from _run_dbt(context, dbt, warehouse, dbt_build_args(config))
+
+    build.__doc__ = description  # the op's description in the UI
+    return dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=MedallionTranslator(),
+        name=name,
+        pool=WAREHOUSE_POOL if engine is Engine.DUCKDB else None,
+        **selection,
+    )(build)
+
+
+def build_dbt_assets(project: DbtProject, engine: Engine) -> list[AssetsDefinition]:
+    """Models (Silver, Gold, with their tests) and the SCD2 snapshot, as two dbt steps."""
+    return [
+        _dbt_asset(
+            project,
+            engine,
+            "medallion_dbt_models",
+            "Staging views, dimensions and facts (Silver), aggregates (Gold), with tests.",
+            exclude=SNAPSHOT_SELECTION,
+        ),
+        _dbt_asset(
+            project,
+            engine,
+            "fan_profile_snapshots",
+            "SCD2 history of fans' region and preferred genre (dbt snapshot), with tests.",
+            select=SNAPSHOT_SELECTION,
+        ),
+    ]

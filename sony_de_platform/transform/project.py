@@ -1,0 +1,74 @@
+"""The dbt project as Dagster sees it, and keeping its manifest current."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from sony_de_platform.settings import DBT_PROJECT_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+_IGNORED_DIRS = {"target", "logs", "dbt_packages"}
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = 0.0
+    for path in project_dir.rglob("*"):
+        if path.is_file() and not _IGNORED_DIRS.intersection(path.relative_to(project_dir).parts):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so a venv works without being activated."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def build_dbt_project(settings: Settings) -> DbtProject:
+    """dbt project with artifacts per engine (target/local, target/snowflake)."""
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target=settings.dbt_target,
+        target_path=settings.dbt_target_path.relative_to(DBT_PROJECT_DIR),
+    )
+
+
+def ensure_manifest(project: DbtProject, settings: Settings) -> Path:
+    """Parse the project when its manifest is missing or older than any project file.
+
+    Dagster builds the asset graph from manifest.json at load time; parsing here means a
+    fresh clone, or an edited model, never loads a stale graph.
+    """
+    manifest = project.manifest_path
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project.project_dir):
+        return manifest
+    log.info("parsing the dbt project (%s)", manifest)
+    command = [
+        dbt_executable(),
+        "parse",
+        "--project-dir",
+        str(project.project_dir),
+        "--profiles-dir",
+        str(project.profiles_dir),
+        "--target",
+        settings.dbt_target,
+        "--target-path",
+        str(settings.dbt_target_path),
+        "--quiet",
+    ]
+    env = {**os.environ, **settings.dbt_env()}  # PATH, HOME, SNOWFLAKE_* pass through
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"dbt parse of {project.project_dir} failed (exit {completed.returncode}); fix the "
+            f"project and reload.\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
+        )
+    return manifest

@@ -1,0 +1,122 @@
+"""The code location: asset keys, groups, checks, schedule and lineage, as operators see them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, Definitions
+
+from sony_de_platform.definitions import build_definitions
+from sony_de_platform.settings import REPO_ROOT, Settings
+from sony_de_platform.transform.cli_args import DbtRunConfig, dbt_build_args
+
+BRONZE = {
+    AssetKey(["raw", "raw_fan_interactions"]),
+    AssetKey(["raw", "raw_title_metadata"]),
+    AssetKey(["raw", "raw_box_office"]),
+}
+SILVER = {
+    AssetKey(["STG", "stg_fan_interactions"]),
+    AssetKey(["STG", "stg_title_metadata"]),
+    AssetKey(["STG", "stg_box_office"]),
+    AssetKey(["DIMS", "dim_fans"]),
+    AssetKey(["DIMS", "dim_titles"]),
+    AssetKey(["DIMS", "snp_fan_profiles"]),
+    AssetKey(["FACTS", "fact_box_office"]),
+    AssetKey(["FACTS", "fact_daily_performance"]),
+}
+GOLD = {
+    AssetKey(["STUDIO_OPS", "agg_franchise_performance"]),
+    AssetKey(["MARKETING", "agg_fan_lifetime_value"]),
+}
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory: pytest.TempPathFactory) -> Definitions:
+    from sony_de_platform.settings import load_settings
+
+    settings: Settings = load_settings(
+        {"SONY_DE_DATA_DIR": str(tmp_path_factory.mktemp("defs") / "data")}
+    )
+    return build_definitions(settings)
+
+
+def test_assets_are_grouped_by_layer(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set[AssetKey]] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key)
+    assert groups == {"bronze": BRONZE, "silver": SILVER, "gold": GOLD}
+
+
+def test_every_asset_has_kinds_owner_and_description(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for key in BRONZE | SILVER | GOLD:
+        node = graph.get(key)
+        assert node.owners == ["team:data-platform"], key
+        assert node.description, key
+        expected = {"python", "duckdb"} if key in BRONZE else {"dbt", "duckdb"}
+        assert expected <= set(node.kinds), key
+
+
+def test_lineage_joins_raw_assets_to_dbt_models(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+
+    def parents(key: AssetKey) -> set[AssetKey]:
+        return set(graph.get(key).parent_keys)
+
+    assert AssetKey(["raw", "raw_fan_interactions"]) in parents(
+        AssetKey(["STG", "stg_fan_interactions"])
+    )
+    assert AssetKey(["raw", "raw_title_metadata"]) in parents(
+        AssetKey(["STG", "stg_title_metadata"])
+    )
+    assert AssetKey(["raw", "raw_box_office"]) in parents(AssetKey(["STG", "stg_box_office"]))
+    assert AssetKey(["DIMS", "dim_fans"]) in parents(AssetKey(["DIMS", "snp_fan_profiles"]))
+    for gold in GOLD:
+        assert parents(gold) & SILVER, gold
+
+
+def test_dbt_tests_are_asset_checks_on_their_models(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    check_keys = list(graph.asset_check_keys)
+    assert len(check_keys) >= 37
+    checked_assets = {key.asset_key for key in check_keys}
+    assert {AssetKey(["STG", "stg_fan_interactions"]), AssetKey(["DIMS", "dim_fans"])} <= (
+        checked_assets
+    )
+    assert checked_assets <= BRONZE | SILVER | GOLD
+
+
+def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:
+    schedule = defs.resolve_schedule_def("daily_medallion_build")
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.job_name == "medallion_full_build"
+    job = defs.resolve_job_def(schedule.job_name)
+    assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD
+
+
+def test_dbt_command_lines() -> None:
+    assert dbt_build_args(DbtRunConfig()) == ["build"]
+    assert dbt_build_args(DbtRunConfig(full_refresh=True, fail_fast=True)) == [
+        "build",
+        "--full-refresh",
+        "--fail-fast",
+    ]
+
+
+def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        env={"PATH": str(dagster.parent), "HOME": str(tmp_path), "SONY_DE_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
