@@ -31,7 +31,9 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=[daily_medallion_build_schedule],
         resources={
             "warehouse": build_warehouse(settings),
-            "landing": LandingZone(path=str(settings.landing_dir)),
+            "landing": LandingZone(
+                path=str(settings.landing_dir), settle_seconds=settings.landing_settle_seconds
+            ),
             "dbt": DbtCliResource(
                 project_dir=project, target=settings.dbt_target, dbt_executable=dbt_executable()
             ),

@@ -8,6 +8,7 @@ preferred genre between waves give the SCD2 snapshot its history.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -72,6 +73,8 @@ def run_demo(
     """Reset the local warehouse, replay the generated landing data, return Key Stats."""
     from sony_de_platform.definitions import build_definitions
 
+    # The demo delivers whole files it generated itself: nothing is still being written.
+    settings = dataclasses.replace(settings, landing_settle_seconds=0.0)
     started = time.monotonic()
     say(f"generating landing data (scale {scale:g}, seed {seed}) ...")
     generated, manifest = _generated_folder(settings, scale, seed)

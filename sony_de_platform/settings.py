@@ -63,6 +63,7 @@ class Settings:
     warehouse_path: Path
     dagster_home: Path
     lock_timeout_seconds: float = 600.0
+    landing_settle_seconds: float = 2.0
     snowflake_vars: Mapping[str, str] = field(default_factory=dict)
     snowflake_values: Mapping[str, str] = field(default_factory=dict)
 
@@ -92,6 +93,19 @@ def _path(environ: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds (0 or more)")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `environ` (the process environment by default)."""
     env = os.environ if environ is None else environ
@@ -105,13 +119,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ) from None
 
     data_dir = _path(env, "SONY_DE_DATA_DIR", REPO_ROOT / "data")
-    timeout_text = env.get("SONY_DE_LOCK_TIMEOUT_SECONDS", "600")
-    try:
-        lock_timeout = float(timeout_text)
-    except ValueError:
-        raise SettingsError(
-            f"SONY_DE_LOCK_TIMEOUT_SECONDS={timeout_text!r} is not a number of seconds"
-        ) from None
+    lock_timeout = _seconds(env, "SONY_DE_LOCK_TIMEOUT_SECONDS", 600.0)
+    settle = _seconds(env, "SONY_DE_LANDING_SETTLE_SECONDS", 2.0)
 
     snowflake_vars: dict[str, str] = {}
     snowflake_values: dict[str, str] = {}
@@ -144,6 +153,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         warehouse_path=warehouse_path,
         dagster_home=_path(env, "DAGSTER_HOME", data_dir / "dagster_home"),
         lock_timeout_seconds=lock_timeout,
+        landing_settle_seconds=settle,
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
     )

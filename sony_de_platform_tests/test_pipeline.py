@@ -26,7 +26,9 @@ PII_COLUMNS = {"email", "full_name", "phone", "date_of_birth"}
 
 class Pipeline:
     def __init__(self, root: Path) -> None:
-        self.settings: Settings = load_settings({"SONY_DE_DATA_DIR": str(root / "data")})
+        self.settings: Settings = load_settings(
+            {"SONY_DE_DATA_DIR": str(root / "data"), "SONY_DE_LANDING_SETTLE_SECONDS": "0"}
+        )
         self.generated = root / "generated"
         self.manifest = generate_landing_data(self.generated, scale=SCALE, seed=7)
         shutil.copytree(self.generated, self.settings.landing_dir)

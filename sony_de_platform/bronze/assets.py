@@ -28,6 +28,9 @@ class LandingZone(ConfigurableResource):
     """The folder where studio feeds drop their files."""
 
     path: str = Field(description="Landing folder; one subfolder per feed.")
+    settle_seconds: float = Field(
+        default=2.0, description="A file changed more recently than this may still be growing."
+    )
 
     @property
     def root(self) -> Path:
@@ -75,7 +78,9 @@ def build_bronze_asset(feed: Feed, engine: Engine) -> AssetsDefinition:
                 )
 
         with warehouse.session() as session:
-            loads = load_feed(session, feed, landing.root, context.run.run_id, report)
+            loads = load_feed(
+                session, feed, landing.root, context.run.run_id, report, landing.settle_seconds
+            )
             total_rows = session.row_count(RAW_SCHEMA, feed.table)
         summary = _summary(loads)
         reasons: Counter[str] = Counter()

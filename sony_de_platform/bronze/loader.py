@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -201,19 +202,44 @@ def landing_files(feed: Feed, landing_dir: Path) -> list[Path]:
     )
 
 
+def _still_being_written(path: Path, settle_seconds: float, now: float) -> float | None:
+    """Seconds since the last write when that is too recent to trust the file complete."""
+    age = now - path.stat().st_mtime
+    return age if age < settle_seconds else None
+
+
 def load_feed(
     session: Session,
     feed: Feed,
     landing_dir: Path,
     run_id: str = "",
     on_file: Callable[[int, int, FileLoad], None] | None = None,
+    settle_seconds: float = 0.0,
 ) -> list[FileLoad]:
-    """Load every new file of a feed, one transaction per file, reporting progress."""
+    """Load every new file of a feed, one transaction per file, reporting progress.
+
+    A file written to within the last `settle_seconds` may still be growing: it is left
+    for a later run rather than loaded half-written.
+    """
     files = landing_files(feed, landing_dir)
     results: list[FileLoad] = []
     ensure_bronze_tables(session, [feed])
+    now = time.time()
     for index, path in enumerate(files, start=1):
-        result = load_file(session, feed, path, landing_dir, run_id)
+        age = _still_being_written(path, settle_seconds, now)
+        if age is not None:
+            result = FileLoad(
+                feed.name,
+                path.relative_to(landing_dir).as_posix(),
+                file_sha256="",
+                skipped=True,
+                skipped_because=(
+                    f"still being written ({age:.1f}s since its last change, settle time "
+                    f"{settle_seconds:g}s): it will be loaded by a later run"
+                ),
+            )
+        else:
+            result = load_file(session, feed, path, landing_dir, run_id)
         results.append(result)
         if on_file:
             on_file(index, len(files), result)
