@@ -17,7 +17,7 @@ from pydantic import Field
 from sony_de_platform.bronze.feeds import FEEDS, RAW_SCHEMA, Feed
 from sony_de_platform.bronze.loader import FileLoad, load_feed
 from sony_de_platform.settings import Engine
-from sony_de_platform.warehouse import Warehouse
+from sony_de_platform.warehouse import Warehouse, retry_when_busy
 
 BRONZE_GROUP = "bronze"
 PLATFORM_OWNER = "team:data-platform"
@@ -77,7 +77,10 @@ def build_bronze_asset(feed: Feed, engine: Engine) -> AssetsDefinition:
                     f"{load.rows_loaded} loaded, {load.rows_quarantined} quarantined"
                 )
 
-        with warehouse.session() as session:
+        with (
+            retry_when_busy(warehouse, context),
+            warehouse.session(purpose=f"load {feed.table}", on_wait=context.log.info) as session,
+        ):
             loads = load_feed(
                 session, feed, landing.root, context.run.run_id, report, landing.settle_seconds
             )

@@ -12,7 +12,7 @@ from sony_de_platform.settings import Engine
 from sony_de_platform.transform.cli_args import DbtRunConfig, dbt_build_args
 from sony_de_platform.transform.test_results import record_test_results, test_result_rows
 from sony_de_platform.transform.translator import MedallionTranslator
-from sony_de_platform.warehouse import Warehouse
+from sony_de_platform.warehouse import Warehouse, retry_when_busy
 
 SNAPSHOT_SELECTION = "resource_type:snapshot"
 
@@ -25,7 +25,10 @@ def _run_dbt(
 ) -> Iterator[Any]:
     """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
     os.environ.update(warehouse.dbt_profile_env())  # profiles.yml reads env_var only
-    with warehouse.exclusive_writer(f"dbt {args[0]}"):
+    with (
+        retry_when_busy(warehouse, context),
+        warehouse.exclusive_writer(f"dbt {args[0]}", on_wait=context.log.info),
+    ):
         invocation: DbtCliInvocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
         run_results = invocation.get_artifact("run_results.json")

@@ -6,7 +6,14 @@ from dagster import EnvVar
 from dagster_snowflake import SnowflakeResource
 
 from sony_de_platform.settings import DATABASE_NAME, Engine, Settings
-from sony_de_platform.warehouse.base import Session, Warehouse, identifier, qualified
+from sony_de_platform.warehouse.base import (
+    Session,
+    Warehouse,
+    WarehouseBusy,
+    identifier,
+    qualified,
+    retry_when_busy,
+)
 from sony_de_platform.warehouse.duckdb import DuckDBWarehouse, WarehouseLockTimeout
 from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
 
@@ -15,10 +22,12 @@ __all__ = [
     "Session",
     "SnowflakeWarehouse",
     "Warehouse",
+    "WarehouseBusy",
     "WarehouseLockTimeout",
     "build_warehouse",
     "identifier",
     "qualified",
+    "retry_when_busy",
 ]
 
 

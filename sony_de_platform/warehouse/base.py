@@ -8,13 +8,18 @@ side by side. SQL handed to a session uses `?` placeholders on both engines.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, RetryRequested
 
 from sony_de_platform.settings import DATABASE_NAME, Engine
+
+
+class WarehouseBusy(TimeoutError):
+    """Another writer held the warehouse for longer than we wait: transient, retry later."""
+
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
@@ -87,6 +92,9 @@ class Session:
 class Warehouse(ConfigurableResource):
     """A Dagster resource that opens sessions on the platform's warehouse."""
 
+    busy_retries: int = 3
+    busy_retry_seconds: float = 30.0
+
     @property
     def engine(self) -> Engine:
         raise NotImplementedError
@@ -96,7 +104,13 @@ class Warehouse(ConfigurableResource):
         return DATABASE_NAME
 
     @contextmanager
-    def session(self, read_only: bool = False) -> Iterator[Session]:
+    def session(
+        self,
+        read_only: bool = False,
+        purpose: str = "session",
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Iterator[Session]:
+        """Open a session; a writer that must wait for another reports through `on_wait`."""
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -105,6 +119,22 @@ class Warehouse(ConfigurableResource):
         raise NotImplementedError
 
     @contextmanager
-    def exclusive_writer(self, purpose: str) -> Iterator[None]:
+    def exclusive_writer(
+        self, purpose: str, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
         """Hold the right to write for the duration (a no-op where the engine needs none)."""
         yield
+
+
+@contextmanager
+def retry_when_busy(warehouse: Warehouse, context: Any) -> Iterator[None]:
+    """Turn lock contention into a Dagster step retry with exponential backoff."""
+    try:
+        yield
+    except WarehouseBusy as error:
+        wait = warehouse.busy_retry_seconds * 2**context.retry_number
+        context.log.warning(
+            f"{error} Retrying in {wait:g}s "
+            f"(retry {context.retry_number + 1} of {warehouse.busy_retries})."
+        )
+        raise RetryRequested(max_retries=warehouse.busy_retries, seconds_to_wait=wait) from error

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from sony_de_platform.settings import Engine, dbt_profile_env
-from sony_de_platform.warehouse.base import Session, Warehouse, identifier
+from sony_de_platform.warehouse.base import Session, Warehouse, WarehouseBusy, identifier
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,14 @@ _POLL_SECONDS = 0.25
 _REPORT_EVERY_SECONDS = 10.0
 
 
-class WarehouseLockTimeout(TimeoutError):
+def private_folder(path: Path) -> Path:
+    """Create the warehouse folder readable by its owner only (files inside inherit safety)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+class WarehouseLockTimeout(WarehouseBusy):
     """The warehouse stayed locked by another writer for longer than the timeout."""
 
 
@@ -62,13 +69,15 @@ class _ProcessWriterLock:
             return "unknown process"
 
     @contextmanager
-    def hold(self, purpose: str, timeout: float) -> Iterator[None]:
+    def hold(
+        self, purpose: str, timeout: float, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
         deadline = time.monotonic() + timeout
         if not self._thread_lock.acquire(timeout=timeout):
             raise WarehouseLockTimeout(f"writer lock {self.path} busy in this process")
         try:
             if self._depth == 0:
-                self._acquire_file_lock(purpose, deadline, timeout)
+                self._acquire_file_lock(purpose, deadline, timeout, on_wait or log.info)
             self._depth += 1
             try:
                 yield
@@ -79,10 +88,12 @@ class _ProcessWriterLock:
         finally:
             self._thread_lock.release()
 
-    def _acquire_file_lock(self, purpose: str, deadline: float, timeout: float) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _acquire_file_lock(
+        self, purpose: str, deadline: float, timeout: float, report: Callable[[str], None]
+    ) -> None:
+        private_folder(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        next_report = time.monotonic() + _REPORT_EVERY_SECONDS
+        next_report = time.monotonic()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -97,7 +108,7 @@ class _ProcessWriterLock:
                         "Wait for that run to finish, or raise SONY_DE_LOCK_TIMEOUT_SECONDS."
                     ) from None
                 if now >= next_report:
-                    log.info("%s: waiting for the warehouse writer (%s)", purpose, self.holder())
+                    report(f"{purpose}: waiting for the warehouse writer ({self.holder()})")
                     next_report = now + _REPORT_EVERY_SECONDS
                 time.sleep(_POLL_SECONDS)
         os.ftruncate(fd, 0)
@@ -144,7 +155,7 @@ class DuckDBSession(Session):
 def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting (with backoff) while another process holds DuckDB's own lock."""
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(path.parent)
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
@@ -152,8 +163,13 @@ def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDB
             connection = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as error:
-            if _LOCK_ERROR not in str(error) or time.monotonic() >= deadline:
+            if _LOCK_ERROR not in str(error):
                 raise
+            if time.monotonic() >= deadline:
+                raise WarehouseLockTimeout(
+                    f"{path} stayed locked by another process for {timeout:.0f}s "
+                    f"({str(error).splitlines()[0]}); close that process or wait for it."
+                ) from error
             log.info("waiting for DuckDB file lock on %s", path)
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -181,12 +197,19 @@ class DuckDBWarehouse(Warehouse):
         return _ProcessWriterLock.for_path(path.with_name(path.name + ".writer.lock"))
 
     @contextmanager
-    def exclusive_writer(self, purpose: str) -> Iterator[None]:
-        with self._lock.hold(purpose, self.lock_timeout_seconds):
+    def exclusive_writer(
+        self, purpose: str, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        with self._lock.hold(purpose, self.lock_timeout_seconds, on_wait):
             yield
 
     @contextmanager
-    def session(self, read_only: bool = False) -> Iterator[DuckDBSession]:
+    def session(
+        self,
+        read_only: bool = False,
+        purpose: str = "session",
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Iterator[DuckDBSession]:
         if read_only:
             connection = connect_duckdb(Path(self.path), True, self.lock_timeout_seconds)
             try:
@@ -194,7 +217,7 @@ class DuckDBWarehouse(Warehouse):
             finally:
                 connection.close()
             return
-        with self.exclusive_writer("session"):
+        with self.exclusive_writer(purpose, on_wait):
             connection = connect_duckdb(Path(self.path), False, self.lock_timeout_seconds)
             try:
                 yield DuckDBSession(connection)

@@ -7,7 +7,7 @@ writers itself, so `exclusive_writer` is the base no-op. Statements use `?` (qma
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,6 +60,11 @@ class SnowflakeWarehouse(Warehouse):
         return dbt_profile_env(Engine.SNOWFLAKE)
 
     @contextmanager
-    def session(self, read_only: bool = False) -> Iterator[SnowflakeSession]:
+    def session(
+        self,
+        read_only: bool = False,
+        purpose: str = "session",
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Iterator[SnowflakeSession]:
         with self.connection.get_connection() as connection:
             yield SnowflakeSession(connection)
