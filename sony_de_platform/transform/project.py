@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import subprocess
@@ -48,9 +49,23 @@ def ensure_manifest(project: DbtProject, settings: Settings) -> Path:
     fresh clone, or an edited model, never loads a stale graph.
     """
     manifest = project.manifest_path
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project.project_dir):
+    if _is_current(manifest, project.project_dir):
         return manifest
-    log.info("parsing the dbt project (%s)", manifest)
+    settings.dbt_target_path.mkdir(parents=True, exist_ok=True)
+    # Several processes (test workers, a webserver and a daemon) may load at once: one parses.
+    with open(settings.dbt_target_path / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _is_current(manifest, project.project_dir):
+            _parse(project, settings)
+    return manifest
+
+
+def _is_current(manifest: Path, project_dir: Path) -> bool:
+    return manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project_dir)
+
+
+def _parse(project: DbtProject, settings: Settings) -> None:
+    log.info("parsing the dbt project (%s)", project.manifest_path)
     command = [
         dbt_executable(),
         "parse",
@@ -71,4 +86,3 @@ def ensure_manifest(project: DbtProject, settings: Settings) -> Path:
             f"dbt parse of {project.project_dir} failed (exit {completed.returncode}); fix the "
             f"project and reload.\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
         )
-    return manifest
