@@ -63,6 +63,9 @@ class Settings:
     warehouse_path: Path
     dagster_home: Path
     lock_timeout_seconds: float = 600.0
+    stream_poll_seconds: int = 30
+    landing_poll_seconds: int = 30
+    landing_settle_seconds: float = 5.0
     snowflake_vars: Mapping[str, str] = field(default_factory=dict)
     snowflake_values: Mapping[str, str] = field(default_factory=dict)
 
@@ -92,6 +95,19 @@ def _path(environ: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={text!r} must be at least {minimum:g} seconds")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `environ` (the process environment by default)."""
     env = os.environ if environ is None else environ
@@ -105,13 +121,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ) from None
 
     data_dir = _path(env, "SONY_DE_DATA_DIR", REPO_ROOT / "data")
-    timeout_text = env.get("SONY_DE_LOCK_TIMEOUT_SECONDS", "600")
-    try:
-        lock_timeout = float(timeout_text)
-    except ValueError:
-        raise SettingsError(
-            f"SONY_DE_LOCK_TIMEOUT_SECONDS={timeout_text!r} is not a number of seconds"
-        ) from None
+    lock_timeout = _seconds(env, "SONY_DE_LOCK_TIMEOUT_SECONDS", 600.0)
 
     snowflake_vars: dict[str, str] = {}
     snowflake_values: dict[str, str] = {}
@@ -144,6 +154,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         warehouse_path=warehouse_path,
         dagster_home=_path(env, "DAGSTER_HOME", data_dir / "dagster_home"),
         lock_timeout_seconds=lock_timeout,
+        # Sensors: how often the CDC stream and the landing folder are polled, and how long a
+        # landing file must stay unchanged before it counts as fully written.
+        stream_poll_seconds=int(_seconds(env, "SONY_DE_STREAM_POLL_SECONDS", 30, minimum=1)),
+        landing_poll_seconds=int(_seconds(env, "SONY_DE_LANDING_POLL_SECONDS", 30, minimum=1)),
+        landing_settle_seconds=_seconds(env, "SONY_DE_LANDING_SETTLE_SECONDS", 5.0),
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
     )
