@@ -21,6 +21,7 @@ from dagster import (
     AssetCheckSpec,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     multi_asset_check,
 )
 
@@ -49,7 +50,7 @@ class PiiFinding:
     def describe(self) -> str:
         if self.rule == "column name":
             return f"{self.table}.{self.column}: column named like a PII field"
-        return f"{self.table}.{self.column}: {self.rows} value(s) look like a {self.rule}"
+        return f"{self.table}.{self.column}: {self.rows} value(s) match the {self.rule} pattern"
 
 
 def _quoted(name: str) -> str:
@@ -108,11 +109,13 @@ def _table_of(metadata: Mapping[str, object]) -> str | None:
     return ".".join(str(table_name).split(".")[-2:]).upper()
 
 
-def build_pii_isolation_checks(assets: Sequence[AssetsDefinition]) -> AssetChecksDefinition:
+def build_pii_isolation_checks(
+    assets: Sequence[AssetsDefinition | AssetSpec],
+) -> AssetChecksDefinition:
     """One `no_clear_pii` check per Silver/Gold asset outside SECURE, run as one scan."""
     owners: dict[str, AssetKey] = {}
-    for assets_def in assets:
-        for spec in assets_def.specs:
+    for asset in assets:
+        for spec in asset.specs if isinstance(asset, AssetsDefinition) else [asset]:
             table = _table_of(spec.metadata)
             if (
                 spec.group_name in CHECKED_GROUPS

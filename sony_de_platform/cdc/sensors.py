@@ -190,16 +190,18 @@ def build_landing_sensor(
             return SkipReason(f"run {in_flight} of {job.name} is still loading")
         # A file modified within the settle time may still be being written.
         settled_before = time.time() - settle_seconds
-        paths = [
-            (feed.table, path)
-            for feed in FEEDS
-            for path in landing_files(feed, landing.root)
-            if path.stat().st_mtime <= settled_before
+        arrived = [
+            (feed.table, path) for feed in FEEDS for path in landing_files(feed, landing.root)
         ]
+        paths = [(table, path) for table, path in arrived if path.stat().st_mtime <= settled_before]
         digests = _file_digests(paths, landing.root, json.loads(context.cursor or "{}"))
         context.update_cursor(json.dumps(digests, sort_keys=True))
         if not digests:
-            return SkipReason(f"no landing files in {landing.root}")
+            writing = len(arrived) - len(paths)
+            return SkipReason(
+                f"no landing files in {landing.root}"
+                + (f" ({writing} still being written)" if writing else "")
+            )
         if busy := _warehouse_busy(warehouse):
             return busy
         loaded: set[tuple[str, str]] = set()

@@ -53,6 +53,7 @@ def build_warehouse(settings: Settings) -> Warehouse:
     from dagster_snowflake import SnowflakeResource
 
     from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
+
     endpoint_keys = ("host", "port", "protocol")
     fields = {
         name: EnvVar(var)
