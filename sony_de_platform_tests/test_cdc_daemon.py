@@ -20,6 +20,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from sony_de_platform.cdc.sensors import LANDING_ARRIVALS
 from sony_de_platform.settings import REPO_ROOT, load_settings
+from sony_de_platform_tests.test_bronze_loader import interaction
 
 pytestmark = pytest.mark.slow
 
@@ -27,28 +28,17 @@ DEADLINE_SECONDS = 300  # daemon start, code location load, a sensor tick, one r
 
 
 def fan_records() -> list[dict]:
-    base = {
-        "region": "NA",
-        "preferred_genre": "Drama",
-        "title_id": "TT-000001",
-        "interaction_type": "view",
-        "amount_usd": None,
-        "rating": None,
-        "channel": "web",
-        "event_ts": "2026-06-01T10:00:00Z",
-    }
     verified = {
         "fan_type": "verified",
+        "email": "grace.hopper@navy.example.mil",
         "full_name": "Grace Hopper",
         "phone": "+1-555-1234567",
         "date_of_birth": "1986-12-09",
     }
     return [
-        {**base, **verified, "interaction_id": "INT-0000000001", "fan_id": "FAN-0000001",
-         "email": "grace.hopper@navy.example.mil"},
-        {**base, "fan_type": "guest", "interaction_id": "INT-0000000002",
-         "fan_id": "FAN-0000002", "email": "guest42@example.com"},
-    ]  # fmt: skip
+        interaction(1, fan_id="FAN-0000001", **verified),
+        interaction(2, fan_id="FAN-0000002", email="guest42@example.com"),
+    ]
 
 
 def routed(warehouse: Path) -> tuple[list[tuple], list[tuple]] | None:

@@ -4,7 +4,6 @@ ground truth and an independent reading of the landing files; exactly once under
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ import pytest
 
 from sony_de_platform.bronze.feeds import FAN_INTERACTIONS
 from sony_de_platform.bronze.loader import load_feed
+from sony_de_platform.bronze.parsing import ParsedRecord, read_records
 from sony_de_platform.cdc.pii_isolation import find_clear_pii
 from sony_de_platform.cdc.routing import GUESTS, VAULT, route_fan_pii
 from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
@@ -81,22 +81,18 @@ def read(warehouse: Warehouse, sql: str) -> list[tuple]:
 
 
 def expected_identities(files: list[Path]) -> tuple[dict[str, tuple], dict[str, str | None]]:
-    """Vault rows and guest hashes implied by the files, read independently of the loader:
-    records load in file-name then line order; the fan keeps its newest record with a valid
-    e-mail, else its newest record; verified fans go to the vault, the others are guests."""
+    """Vault rows and guest hashes implied by the files, restated without SQL: records load
+    in file-name then line order (as Bronze parses them); the fan keeps its newest record
+    with a valid e-mail, else its newest record; verified fans go to the vault, the others
+    are guests."""
     kept: dict[str, tuple[bool, int, dict]] = {}
     verified_fans: set[str] = set()  # a fan seen verified once is verified
     arrival = 0
     for path in sorted(files):
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(record, dict) or not record.get("interaction_id"):
-                continue
-            if not record.get("fan_id"):
-                continue
+        for parsed in read_records(FAN_INTERACTIONS, path, path.read_bytes()):
+            if not isinstance(parsed, ParsedRecord):
+                continue  # quarantined by Bronze
+            record = dict(zip(FAN_INTERACTIONS.fields, parsed.values, strict=True))
             arrival += 1
             if record.get("fan_type") == "verified":
                 verified_fans.add(record["fan_id"])

@@ -47,6 +47,7 @@ from sony_de_platform.cdc.sensors import (
 from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
 from sony_de_platform.settings import REPO_ROOT, Settings, load_settings
 from sony_de_platform.warehouse import DuckDBWarehouse
+from sony_de_platform_tests.test_bronze_loader import interaction
 
 STREAM = FAN_INTERACTIONS_STREAM.qualified_name
 stream_sensor = build_stream_sensor(FAN_INTERACTIONS_STREAM, fan_pii_routing_job, 30)
@@ -60,24 +61,19 @@ def instance() -> Iterator[DagsterInstance]:
 
 
 def drop_fan_file(settings: Settings, day: str, first: int, count: int = 3) -> Path:
+    """A day's file of `count` fans, odd numbers verified (with identity), even ones guests."""
     path = settings.landing_dir / FAN_INTERACTIONS.folder / f"fan_interactions_{day}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
+    verified = {
+        "fan_type": "verified",
+        "full_name": "Ada Lovelace",
+        "phone": "+44-555-1234567",
+        "date_of_birth": "1990-01-01",
+    }
     records = [
-        {
-            "interaction_id": f"INT-{n:010d}",
-            "fan_id": f"FAN-{n:07d}",
-            "fan_type": "verified" if n % 2 else "guest",
-            "email": f"fan{n}@example.com",
-            "full_name": "Ada Lovelace" if n % 2 else None,
-            "phone": "+44-555-1234567" if n % 2 else None,
-            "date_of_birth": "1990-01-01" if n % 2 else None,
-            "region": "EMEA",
-            "preferred_genre": "Drama",
-            "title_id": "TT-000001",
-            "interaction_type": "view",
-            "channel": "web",
-            "event_ts": f"{day}T10:00:00Z",
-        }
+        interaction(
+            n, fan_id=f"FAN-{n:07d}", event_ts=f"{day}T10:00:00Z", **(verified if n % 2 else {})
+        )
         for n in range(first, first + count)
     ]
     path.write_text("".join(json.dumps(record) + "\n" for record in records))
@@ -231,30 +227,34 @@ time.sleep(300)
 """
 
 
-def test_sensors_skip_naming_the_writer_that_holds_the_warehouse(
-    instance: DagsterInstance, warehouse: DuckDBWarehouse, settings: Settings
+@pytest.mark.parametrize(
+    ("script", "target", "names_the_holder"),
+    [
+        # A platform writer: the writer lock says which process holds it and why.
+        (HOLD_WRITER_LOCK, "data_dir", '"pid": {pid}'),
+        # A process outside the platform (no writer lock): DuckDB's own lock names it.
+        (HOLD_DUCKDB_FILE, "warehouse_path", "Could not set lock on file"),
+    ],
+    ids=["platform-writer", "other-duckdb-process"],
+)
+def test_sensors_skip_naming_the_process_that_holds_the_warehouse(
+    instance: DagsterInstance,
+    warehouse: DuckDBWarehouse,
+    settings: Settings,
+    script: str,
+    target: str,
+    names_the_holder: str,
 ) -> None:
     drop_fan_file(settings, "2026-06-01", 1)
     load(warehouse, settings)
-    with holding(HOLD_WRITER_LOCK, str(settings.data_dir)) as pid:
-        message = skip_message(evaluate_stream_sensor(instance, warehouse))
-        assert "being written by" in message and f'"pid": {pid}' in message
-        landing = skip_message(evaluate_landing_sensor(instance, warehouse, settings)[0])
-        assert f'"pid": {pid}' in landing
+    with holding(script, str(getattr(settings, target))) as pid:
+        for result in (
+            evaluate_stream_sensor(instance, warehouse),
+            evaluate_landing_sensor(instance, warehouse, settings)[0],
+        ):
+            message = skip_message(result)
+            assert names_the_holder.format(pid=pid) in message and str(pid) in message
     assert isinstance(evaluate_stream_sensor(instance, warehouse), RunRequest)
-
-
-def test_sensors_skip_when_another_process_has_the_duckdb_file_open(
-    instance: DagsterInstance, warehouse: DuckDBWarehouse, settings: Settings
-) -> None:
-    """A process outside the platform (no writer lock) holding DuckDB's own file lock."""
-    drop_fan_file(settings, "2026-06-01", 1)
-    load(warehouse, settings)
-    with holding(HOLD_DUCKDB_FILE, str(settings.warehouse_path)) as pid:
-        message = skip_message(evaluate_stream_sensor(instance, warehouse))
-        assert "Could not set lock on file" in message and str(pid) in message
-        landing = skip_message(evaluate_landing_sensor(instance, warehouse, settings)[0])
-        assert "Could not set lock on file" in landing
 
 
 def test_landing_sensor_requests_the_loads_for_a_file_not_yet_in_the_ledger(

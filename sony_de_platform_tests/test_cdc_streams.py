@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -19,15 +20,8 @@ ITEMS = Stream(
     row_key="item_id",
     comment="standard stream under test",
 )
-ITEMS_APPEND_ONLY = Stream(
-    name="ITEMS_APPEND_ONLY_STREAM",
-    schema="RAW",
-    source_schema="RAW",
-    source_table="ITEMS",
-    append_only=True,
-    show_initial_rows=False,
-    row_key="item_id",
-    comment="append-only stream under test",
+ITEMS_APPEND_ONLY = replace(
+    ITEMS, name="ITEMS_APPEND_ONLY_STREAM", append_only=True, comment="append-only under test"
 )
 SEEN = "CDC_TEST.SEEN"
 
@@ -91,7 +85,7 @@ def test_rows_present_at_creation_do_not_show(session: Session) -> None:
 
 def test_show_initial_rows_returns_the_rows_present_at_creation_once(session: Session) -> None:
     session.execute("INSERT INTO RAW.ITEMS VALUES (1, 'before'), (2, 'gone')")
-    initial = Stream(**{**ITEMS.__dict__, "name": "ITEMS_INITIAL", "show_initial_rows": True})
+    initial = replace(ITEMS, name="ITEMS_INITIAL", show_initial_rows=True)
     streams(session).create(ITEMS)  # a stream without initial rows on the same table
     streams(session).create(initial)
     session.execute("DELETE FROM RAW.ITEMS WHERE item_id = 2")
@@ -201,7 +195,7 @@ def test_append_only_keeps_every_insert_and_ignores_deletes_and_updates(
 
 
 def test_two_streams_on_one_table_have_independent_offsets(session: Session) -> None:
-    other = Stream(**{**ITEMS.__dict__, "name": "ITEMS_OTHER_STREAM"})
+    other = replace(ITEMS, name="ITEMS_OTHER_STREAM")
     streams(session).create(ITEMS)
     streams(session).create(other)
     session.execute("INSERT INTO RAW.ITEMS VALUES (1, 'a')")
