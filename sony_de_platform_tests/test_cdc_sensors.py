@@ -45,7 +45,7 @@ from sony_de_platform.cdc.sensors import (
     landing_arrivals_job,
 )
 from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
-from sony_de_platform.settings import REPO_ROOT, Settings, load_settings
+from sony_de_platform.settings import REPO_ROOT, Settings, SettingsError, load_settings
 from sony_de_platform.warehouse import DuckDBWarehouse
 from sony_de_platform_tests.test_bronze_loader import interaction
 
@@ -124,6 +124,19 @@ def test_both_sensors_run_by_default_at_the_configured_interval() -> None:
     }
     assert {s.default_status for s in sensors.values()} == {DefaultSensorStatus.RUNNING}
     assert load_settings({}).stream_poll_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("SONY_DE_STREAM_POLL_SECONDS", "soon", "'soon' is not a number of seconds"),
+        ("SONY_DE_LANDING_POLL_SECONDS", "0", "must be at least 1 seconds"),
+        ("SONY_DE_LANDING_SETTLE_SECONDS", "-1", "must be at least 0 seconds"),
+    ],
+)
+def test_sensor_settings_name_the_variable_when_invalid(name: str, value: str, error: str) -> None:
+    with pytest.raises(SettingsError, match=f"{name}=.*{error}"):
+        load_settings({name: value})
 
 
 def test_stream_sensor_skips_before_anything_is_loaded(
