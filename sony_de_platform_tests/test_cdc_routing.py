@@ -280,3 +280,30 @@ def test_a_crash_during_routing_then_a_rerun_equals_an_uninterrupted_run(
     ):
         assert read(crashed, sql) == read(uninterrupted, sql), sql
     assert len(read(crashed, VAULT_ROWS)) == landing.manifest["entities"]["verified_fans"]
+
+
+def test_sony_de_streams_prints_the_stream_status(landing: Landing, tmp_path: Path) -> None:
+    settings = load_settings({"SONY_DE_DATA_DIR": str(tmp_path / "data")})
+    deliver(settings, landing, landing.first_batch)
+    command = [str(Path(sys.executable).with_name("sony-de")), "streams"]
+    env = {**os.environ, "SONY_DE_DATA_DIR": str(settings.data_dir)}
+
+    def report() -> str:
+        completed = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, check=True
+        )
+        return completed.stdout.splitlines()[-1]
+
+    assert report() == (
+        "| RAW.FAN_INTERACTIONS_STREAM | RAW.RAW_FAN_INTERACTIONS | APPEND_ONLY "
+        "| not created |  |  |  |"
+    )
+    route(build_warehouse(settings))
+    deliver(settings, landing, landing.second_batch)
+    pending = read(build_warehouse(settings), "SELECT COUNT(*) FROM RAW.FAN_INTERACTIONS_STREAM")
+    row = report()
+    assert row.startswith(
+        "| RAW.FAN_INTERACTIONS_STREAM | SONY_DE.RAW.RAW_FAN_INTERACTIONS | APPEND_ONLY | false "
+        f"| true | {pending[0][0]:,} | "
+    )
+    assert row.endswith(" UTC |")
