@@ -21,6 +21,7 @@ from sony_de_platform.bronze.loader import load_feed
 from sony_de_platform.bronze.parsing import ParsedRecord, read_records
 from sony_de_platform.cdc.pii_isolation import find_clear_pii
 from sony_de_platform.cdc.routing import GUESTS, VAULT, route_fan_pii
+from sony_de_platform.cdc.status import streams_report
 from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
 from sony_de_platform.settings import REPO_ROOT, Settings, load_settings
 from sony_de_platform.synthetic import generate_landing_data
@@ -284,24 +285,24 @@ def test_a_crash_during_routing_then_a_rerun_equals_an_uninterrupted_run(
 
 def test_sony_de_streams_prints_the_stream_status(landing: Landing, tmp_path: Path) -> None:
     settings = load_settings({"SONY_DE_DATA_DIR": str(tmp_path / "data")})
+    assert streams_report(settings).startswith("no warehouse yet at ")
     deliver(settings, landing, landing.first_batch)
-    command = [str(Path(sys.executable).with_name("sony-de")), "streams"]
-    env = {**os.environ, "SONY_DE_DATA_DIR": str(settings.data_dir)}
-
-    def report() -> str:
-        completed = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=120, check=True
-        )
-        return completed.stdout.splitlines()[-1]
-
-    assert report() == (
+    assert streams_report(settings).splitlines()[-1] == (
         "| RAW.FAN_INTERACTIONS_STREAM | RAW.RAW_FAN_INTERACTIONS | APPEND_ONLY "
         "| not created |  |  |  |"
     )
     route(build_warehouse(settings))
     deliver(settings, landing, landing.second_batch)
     pending = read(build_warehouse(settings), "SELECT COUNT(*) FROM RAW.FAN_INTERACTIONS_STREAM")
-    row = report()
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("sony-de")), "streams"],
+        env={**os.environ, "SONY_DE_DATA_DIR": str(settings.data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    row = completed.stdout.splitlines()[-1]
     assert row.startswith(
         "| RAW.FAN_INTERACTIONS_STREAM | SONY_DE.RAW.RAW_FAN_INTERACTIONS | APPEND_ONLY | false "
         f"| true | {pending[0][0]:,} | "
