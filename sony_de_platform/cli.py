@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--waves", type=int, default=3, help="deliveries of landing files")
 
     commands.add_parser("stats", help="print the Key Stats of the current warehouse")
+    commands.add_parser("streams", help="print the CDC streams' status (SHOW STREAMS)")
     return parser
 
 
@@ -56,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
         stats = run_demo(settings, args.scale, args.seed, args.waves)
         print(stats.as_markdown())
+        return 0
+
+    if args.command == "streams":
+        from sony_de_platform.cdc.status import streams_report
+
+        print(streams_report(settings))
         return 0
 
     from sony_de_platform.governance.key_stats import current_key_stats

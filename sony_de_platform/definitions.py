@@ -6,6 +6,9 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 from dagster_dbt import DbtCliResource
 
 from sony_de_platform.bronze.assets import LandingZone, build_bronze_assets
+from sony_de_platform.cdc.assets import build_routing_assets
+from sony_de_platform.cdc.pii_isolation import build_pii_isolation_checks
+from sony_de_platform.cdc.sensors import CDC_JOBS, build_cdc_sensors
 from sony_de_platform.jobs import daily_medallion_build_schedule, medallion_full_build_job
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
@@ -22,13 +25,17 @@ def build_definitions(settings: Settings) -> Definitions:
     ensure_manifest(project, settings)
     # DuckDB has one writer per file: steps run one after another in the run's process.
     executor = in_process_executor if settings.engine is Engine.DUCKDB else multiprocess_executor
+    assets = [
+        *build_bronze_assets(settings.engine),
+        *build_routing_assets(settings.engine),
+        *build_dbt_assets(project, settings.engine),
+    ]
     return Definitions(
-        assets=[
-            *build_bronze_assets(settings.engine),
-            *build_dbt_assets(project, settings.engine),
-        ],
-        jobs=[medallion_full_build_job],
+        assets=assets,
+        asset_checks=[build_pii_isolation_checks(assets)],
+        jobs=[medallion_full_build_job, *CDC_JOBS],
         schedules=[daily_medallion_build_schedule],
+        sensors=build_cdc_sensors(settings),
         resources={
             "warehouse": build_warehouse(settings),
             "landing": LandingZone(

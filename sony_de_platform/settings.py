@@ -63,7 +63,9 @@ class Settings:
     warehouse_path: Path
     dagster_home: Path
     lock_timeout_seconds: float = 600.0
-    landing_settle_seconds: float = 2.0
+    stream_poll_seconds: int = 30
+    landing_poll_seconds: int = 30
+    landing_settle_seconds: float = 5.0
     snowflake_vars: Mapping[str, str] = field(default_factory=dict)
     snowflake_values: Mapping[str, str] = field(default_factory=dict)
 
@@ -93,16 +95,16 @@ def _path(environ: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    text = environ.get(name)
-    if text is None:
+def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
         return default
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if value < 0:
-        raise SettingsError(f"{name}={text!r} is not a number of seconds (0 or more)")
+        raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={text!r} must be at least {minimum:g} seconds")
     return value
 
 
@@ -120,7 +122,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     data_dir = _path(env, "SONY_DE_DATA_DIR", REPO_ROOT / "data")
     lock_timeout = _seconds(env, "SONY_DE_LOCK_TIMEOUT_SECONDS", 600.0)
-    settle = _seconds(env, "SONY_DE_LANDING_SETTLE_SECONDS", 2.0)
 
     snowflake_vars: dict[str, str] = {}
     snowflake_values: dict[str, str] = {}
@@ -153,7 +154,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         warehouse_path=warehouse_path,
         dagster_home=_path(env, "DAGSTER_HOME", data_dir / "dagster_home"),
         lock_timeout_seconds=lock_timeout,
-        landing_settle_seconds=settle,
+        # Sensors: how often the CDC stream and the landing folder are polled, and how long a
+        # landing file must stay unchanged before it counts as fully written.
+        stream_poll_seconds=int(_seconds(env, "SONY_DE_STREAM_POLL_SECONDS", 30, minimum=1)),
+        landing_poll_seconds=int(_seconds(env, "SONY_DE_LANDING_POLL_SECONDS", 30, minimum=1)),
+        landing_settle_seconds=_seconds(env, "SONY_DE_LANDING_SETTLE_SECONDS", 5.0),
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
     )

@@ -32,6 +32,7 @@ GOLD = {
     AssetKey(["STUDIO_OPS", "agg_franchise_performance"]),
     AssetKey(["MARKETING", "agg_fan_lifetime_value"]),
 }
+ROUTED = {AssetKey(["SECURE", "fan_pii_vault"]), AssetKey(["STG", "guest_fans"])}  # CDC, Silver
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +50,16 @@ def test_assets_are_grouped_by_layer(defs: Definitions) -> None:
     groups: dict[str, set[AssetKey]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key)
-    assert groups == {"bronze": BRONZE, "silver": SILVER, "gold": GOLD}
+    assert groups == {"bronze": BRONZE, "silver": SILVER | ROUTED, "gold": GOLD}
 
 
 def test_every_asset_has_kinds_owner_and_description(defs: Definitions) -> None:
     graph = defs.resolve_asset_graph()
-    for key in BRONZE | SILVER | GOLD:
+    for key in BRONZE | SILVER | GOLD | ROUTED:
         node = graph.get(key)
         assert node.owners == ["team:data-platform"], key
         assert node.description, key
-        expected = {"python", "duckdb"} if key in BRONZE else {"dbt", "duckdb"}
+        expected = {"python", "duckdb"} if key in BRONZE | ROUTED else {"dbt", "duckdb"}
         assert expected <= set(node.kinds), key
 
 
@@ -76,6 +77,10 @@ def test_lineage_joins_raw_assets_to_dbt_models(defs: Definitions) -> None:
     )
     assert AssetKey(["raw", "raw_box_office"]) in parents(AssetKey(["STG", "stg_box_office"]))
     assert AssetKey(["DIMS", "dim_fans"]) in parents(AssetKey(["DIMS", "snp_fan_profiles"]))
+    # RAW -> stream routing -> Silver
+    for routed in ROUTED:
+        assert parents(routed) == {AssetKey(["raw", "raw_fan_interactions"])}, routed
+    assert parents(AssetKey(["DIMS", "dim_fans"])) >= ROUTED
     for gold in GOLD:
         assert parents(gold) & SILVER, gold
 
@@ -88,7 +93,7 @@ def test_dbt_tests_are_asset_checks_on_their_models(defs: Definitions) -> None:
     assert {AssetKey(["STG", "stg_fan_interactions"]), AssetKey(["DIMS", "dim_fans"])} <= (
         checked_assets
     )
-    assert checked_assets <= BRONZE | SILVER | GOLD
+    assert checked_assets <= BRONZE | SILVER | GOLD | ROUTED
 
 
 def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:
@@ -96,7 +101,7 @@ def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.job_name == "medallion_full_build"
     job = defs.resolve_job_def(schedule.job_name)
-    assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD
+    assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD | ROUTED
 
 
 def test_dbt_command_lines() -> None:

@@ -169,6 +169,7 @@ def test_key_stats_come_from_the_warehouse(pipeline: Pipeline) -> None:
             "DIMS.dim_titles",
             "FACTS.fact_box_office",
             "FACTS.fact_daily_performance",
+            "STG.GUEST_FANS",  # routed from the CDC stream
         )
     )
     table = stats.as_markdown()
@@ -199,3 +200,43 @@ def _ok(line: str) -> bool:
     except json.JSONDecodeError:
         return False
     return bool(record.get("interaction_id")) and bool(record.get("fan_id"))
+
+
+def test_routing_fills_the_vault_and_the_guest_table_that_dim_fans_reads(
+    pipeline: Pipeline,
+) -> None:
+    entities = pipeline.manifest["entities"]
+    assert pipeline.count("SECURE.FAN_PII_VAULT") == entities["verified_fans"]
+    assert pipeline.count("STG.GUEST_FANS") == entities["guest_fans"]
+    routed = (
+        "(SELECT fan_id, email_hash FROM SECURE.FAN_PII_VAULT "
+        "UNION ALL SELECT fan_id, email_hash FROM STG.GUEST_FANS)"
+    )
+    # dim_fans takes each fan's hash from the routed tables...
+    assert pipeline.query(
+        f"SELECT COUNT(*) FROM DIMS.dim_fans JOIN {routed} AS routed USING (fan_id) "
+        "WHERE dim_fans.email_hash IS DISTINCT FROM routed.email_hash"
+    ) == [(0,)]
+    # ...and the routing's hash is the very value dbt's email_hash macro gives.
+    ((hashed, unmatched),) = pipeline.query(
+        f"SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM "
+        "STG.stg_fan_interactions AS s WHERE s.fan_id = routed.fan_id "
+        f"AND s.email_hash = routed.email_hash)) FROM {routed} AS routed "
+        "WHERE routed.email_hash IS NOT NULL"
+    )
+    assert hashed >= 0.95 * entities["fans"] and unmatched == 0
+    # The PII isolation check ran on every Silver and Gold asset outside SECURE, and passed.
+    evaluations = [
+        e.asset_check_evaluation_data
+        for e in pipeline.first_result.all_events  # type: ignore[attr-defined]
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.asset_check_evaluation_data.check_name == "no_clear_pii"
+    ]
+    graph = pipeline.defs.resolve_asset_graph()
+    checked = {
+        key
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name in ("silver", "gold") and key.path[0] != "SECURE"
+    }
+    assert {e.asset_key for e in evaluations} == checked
+    assert all(e.passed for e in evaluations)

@@ -1,21 +1,27 @@
-"""The engine interface and the two engines, side by side."""
+"""The engine interface and the two engines, side by side.
+
+The Snowflake engine is imported on first use: its client libraries take seconds to import,
+which every DuckDB process (runs, sensors, the CLI) would otherwise pay.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from dagster import EnvVar
-from dagster_snowflake import SnowflakeResource
 
 from sony_de_platform.settings import DATABASE_NAME, Engine, Settings
 from sony_de_platform.warehouse.base import (
     Session,
     Warehouse,
     WarehouseBusy,
+    WarehouseNotCreated,
+    WarehouseUnavailable,
     identifier,
     qualified,
     retry_when_busy,
 )
 from sony_de_platform.warehouse.duckdb import DuckDBWarehouse, WarehouseLockTimeout
-from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
 
 __all__ = [
     "DuckDBWarehouse",
@@ -24,11 +30,21 @@ __all__ = [
     "Warehouse",
     "WarehouseBusy",
     "WarehouseLockTimeout",
+    "WarehouseNotCreated",
+    "WarehouseUnavailable",
     "build_warehouse",
     "identifier",
     "qualified",
     "retry_when_busy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SnowflakeWarehouse":
+        from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
+
+        return SnowflakeWarehouse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_warehouse(settings: Settings) -> Warehouse:
@@ -38,6 +54,10 @@ def build_warehouse(settings: Settings) -> Warehouse:
             path=str(settings.warehouse_path),
             lock_timeout_seconds=settings.lock_timeout_seconds,
         )
+    from dagster_snowflake import SnowflakeResource
+
+    from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
+
     endpoint_keys = ("host", "port", "protocol")
     fields = {
         name: EnvVar(var)

@@ -2,7 +2,8 @@
 
 Everything engine-specific that the Python side of the platform needs sits behind
 `Warehouse` and `Session`; `duckdb.py` and `snowflake.py` beside this file implement them
-side by side. SQL handed to a session uses `?` placeholders on both engines.
+side by side (and `streams.py` holds both dialects of the stream operations). SQL handed to
+a session uses `?` placeholders on both engines.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def qualified(schema: str, table: str) -> str:
     return f"{identifier(schema)}.{identifier(table)}"
 
 
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be opened right now without waiting; the message says why."""
+
+
+class WarehouseNotCreated(WarehouseUnavailable):
+    """There is no warehouse to read yet (nothing was ever written)."""
+
+
 class Session:
     """One open connection. Statements use `?` placeholders; values are always bound."""
 
@@ -57,6 +66,24 @@ class Session:
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         row = self.fetchone(sql, params)
         return row[0] if row else None
+
+    def fetch_records(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by lower-case column name (for results such as SHOW ...)."""
+        raise NotImplementedError
+
+    # SQL fragments whose spelling differs between the engines. Each leaves one `?` for the
+    # regular expression, which is bound, so no engine's string-literal escaping applies.
+    def email_hash_sql(self, expr: str) -> str:
+        """SHA-256 of lower(trim(expr)) as 64 lowercase hex (dbt macro `email_hash`)."""
+        raise NotImplementedError
+
+    def regex_full_match_sql(self, expr: str) -> str:
+        """TRUE when the whole of `expr` matches the bound pattern (dbt macro `regex_matches`)."""
+        raise NotImplementedError
+
+    def regex_contains_sql(self, expr: str) -> str:
+        """TRUE when the bound pattern matches somewhere in `expr`."""
+        raise NotImplementedError
 
     def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         """Append rows given column-wise (name -> values); returns the rows appended."""
@@ -107,12 +134,20 @@ class Warehouse(ConfigurableResource):
     def session(
         self,
         read_only: bool = False,
+        wait: bool = True,
         purpose: str = "session",
         on_wait: Callable[[str], None] | None = None,
     ) -> Iterator[Session]:
-        """Open a session; a writer that must wait for another reports through `on_wait`."""
+        """A connection. A writer that must wait for another reports through `on_wait`; with
+        `wait=False` a busy warehouse raises WarehouseUnavailable at once instead (sensors
+        must never block)."""
         raise NotImplementedError
         yield  # pragma: no cover
+
+    def busy_writer(self) -> str | None:
+        """Who holds the right to write right now, without waiting (None when free, and on
+        engines that need no writer lock)."""
+        return None
 
     def dbt_profile_env(self) -> dict[str, str]:
         """Environment variables the committed dbt profiles.yml reads for this engine."""

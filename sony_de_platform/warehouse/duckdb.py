@@ -25,7 +25,14 @@ import pyarrow as pa
 from pydantic import Field
 
 from sony_de_platform.settings import Engine, dbt_profile_env
-from sony_de_platform.warehouse.base import Session, Warehouse, WarehouseBusy, identifier
+from sony_de_platform.warehouse.base import (
+    Session,
+    Warehouse,
+    WarehouseBusy,
+    WarehouseNotCreated,
+    WarehouseUnavailable,
+    identifier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,25 @@ class _ProcessWriterLock:
             return self.path.read_text().strip() or "unknown process"
         except OSError:
             return "unknown process"
+
+    def busy(self) -> str | None:
+        """The holder if another process or thread writes now; None when free (or when the
+        asking thread holds it itself). Never waits."""
+        if not self._thread_lock.acquire(blocking=False):
+            return f"another thread of this process (pid {os.getpid()})"
+        try:
+            if self._depth or not self.path.exists():
+                return None
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return self.holder()
+            finally:
+                os.close(fd)  # closing drops the probe's own shared lock
+            return None
+        finally:
+            self._thread_lock.release()
 
     @contextmanager
     def hold(
@@ -134,6 +160,20 @@ class DuckDBSession(Session):
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         return self.connection.execute(sql, params).fetchall()
+
+    def fetch_records(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.connection.execute(sql, params)
+        names = [column[0].lower() for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def email_hash_sql(self, expr: str) -> str:
+        return f"sha256(lower(trim({expr})))"
+
+    def regex_full_match_sql(self, expr: str) -> str:
+        return f"regexp_full_match({expr}, ?)"
+
+    def regex_contains_sql(self, expr: str) -> str:
+        return f"regexp_matches({expr}, ?)"
 
     def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         names = [identifier(name) for name in columns]
@@ -203,22 +243,52 @@ class DuckDBWarehouse(Warehouse):
         with self._lock.hold(purpose, self.lock_timeout_seconds, on_wait):
             yield
 
+    def busy_writer(self) -> str | None:
+        return self._lock.busy()
+
+    def _connect_now(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file without waiting, or say why it cannot be opened."""
+        path = Path(self.path)
+        if read_only and not path.exists():
+            raise WarehouseNotCreated(
+                f"{path} does not exist yet: nothing has been loaded (run the Bronze loads)"
+            )
+        try:
+            return connect_duckdb(path, read_only, timeout=0)
+        except duckdb.IOException as error:
+            if _LOCK_ERROR not in str(error):
+                raise
+            raise WarehouseUnavailable(
+                f"{path} is open for writing by another process: {str(error).splitlines()[0]}"
+            ) from None
+
     @contextmanager
     def session(
         self,
         read_only: bool = False,
+        wait: bool = True,
         purpose: str = "session",
         on_wait: Callable[[str], None] | None = None,
     ) -> Iterator[DuckDBSession]:
         if read_only:
-            connection = connect_duckdb(Path(self.path), True, self.lock_timeout_seconds)
+            connection = (
+                connect_duckdb(Path(self.path), True, self.lock_timeout_seconds)
+                if wait
+                else self._connect_now(read_only=True)
+            )
             try:
                 yield DuckDBSession(connection)
             finally:
                 connection.close()
             return
+        if not wait and (holder := self.busy_writer()):
+            raise WarehouseUnavailable(f"{self.path} is being written by {holder}")
         with self.exclusive_writer(purpose, on_wait):
-            connection = connect_duckdb(Path(self.path), False, self.lock_timeout_seconds)
+            connection = (
+                connect_duckdb(Path(self.path), False, self.lock_timeout_seconds)
+                if wait
+                else self._connect_now(read_only=False)
+            )
             try:
                 yield DuckDBSession(connection)
             finally:

@@ -34,6 +34,21 @@ class SnowflakeSession(Session):
             cursor.execute(sql, params)
             return list(cursor.fetchall())
 
+    def fetch_records(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            names = [column[0].lower() for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def email_hash_sql(self, expr: str) -> str:
+        return f"SHA2(LOWER(TRIM({expr})), 256)"
+
+    def regex_full_match_sql(self, expr: str) -> str:
+        return f"REGEXP_LIKE({expr}, ?)"  # Snowflake's REGEXP_LIKE is always a full match
+
+    def regex_contains_sql(self, expr: str) -> str:
+        return f"REGEXP_INSTR({expr}, ?) > 0"
+
     def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         names = [identifier(name) for name in columns]
         rows = list(zip(*columns.values(), strict=True))
@@ -63,6 +78,7 @@ class SnowflakeWarehouse(Warehouse):
     def session(
         self,
         read_only: bool = False,
+        wait: bool = True,
         purpose: str = "session",
         on_wait: Callable[[str], None] | None = None,
     ) -> Iterator[SnowflakeSession]:

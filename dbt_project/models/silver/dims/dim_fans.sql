@@ -1,6 +1,7 @@
--- One row per fan: the current profile (taken from the fan's latest event) and lifetime
--- activity. It is the input of the SCD2 snapshot snp_fan_profiles, which versions region
--- and preferred_genre, so "latest" must be deterministic: event_ts, then interaction_id.
+-- One row per fan: the current profile (taken from the fan's latest event), the e-mail hash
+-- kept by the CDC routing, and lifetime activity. It is the input of the SCD2 snapshot
+-- snp_fan_profiles, which versions region and preferred_genre, so "latest" must be
+-- deterministic: event_ts, then interaction_id.
 with interactions as (
     select * from {{ ref('stg_fan_interactions') }}
 ),
@@ -16,13 +17,12 @@ latest_profiles as (
     {{ qualify_first('fan_id', 'event_ts desc, interaction_id desc') }}
 ),
 
-latest_valid_emails as (
-    select
-        fan_id,
-        email_hash
-    from interactions
-    where has_valid_email
-    {{ qualify_first('fan_id', 'event_ts desc, interaction_id desc') }}
+routed_email_hashes as (
+    -- the routing keeps one hash per fan: verified fans in the SECURE vault (only the hash is
+    -- read from it), guests in STG.GUEST_FANS; a fan is in one of the two, never both
+    select fan_id, email_hash from {{ source('secure', 'FAN_PII_VAULT') }}
+    union all
+    select fan_id, email_hash from {{ source('routed', 'GUEST_FANS') }}
 ),
 
 fan_activity as (
@@ -42,7 +42,7 @@ select
     fan_activity.fan_id,
     latest_profiles.fan_type,
     latest_profiles.is_verified,
-    latest_valid_emails.email_hash,
+    routed_email_hashes.email_hash,
     latest_profiles.region,
     latest_profiles.preferred_genre,
     fan_activity.first_interaction_at,
@@ -53,5 +53,5 @@ select
 from fan_activity
 inner join latest_profiles
     on fan_activity.fan_id = latest_profiles.fan_id
-left join latest_valid_emails
-    on fan_activity.fan_id = latest_valid_emails.fan_id
+left join routed_email_hashes
+    on fan_activity.fan_id = routed_email_hashes.fan_id

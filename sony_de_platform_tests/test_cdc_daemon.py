@@ -1,0 +1,128 @@
+"""End to end with the real Dagster daemon: a file dropped in the landing folder reaches the
+vault and the guest table with no manual step (the landing sensor launches the Bronze loads
+and the routing; the queued run coordinator of deploy/dagster.dev.yaml runs them)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from sony_de_platform.cdc.sensors import LANDING_ARRIVALS
+from sony_de_platform.settings import REPO_ROOT, load_settings
+from sony_de_platform_tests.test_bronze_loader import interaction
+
+pytestmark = pytest.mark.slow
+
+DEADLINE_SECONDS = 300  # daemon start, code location load, a sensor tick, one run
+
+
+def fan_records() -> list[dict]:
+    verified = {
+        "fan_type": "verified",
+        "email": "grace.hopper@navy.example.mil",
+        "full_name": "Grace Hopper",
+        "phone": "+1-555-1234567",
+        "date_of_birth": "1986-12-09",
+    }
+    return [
+        interaction(1, fan_id="FAN-0000001", **verified),
+        interaction(2, fan_id="FAN-0000002", email="guest42@example.com"),
+    ]
+
+
+def routed(warehouse: Path) -> tuple[list[tuple], list[tuple]] | None:
+    """Vault and guest rows, or None while the tables are missing or the file is locked."""
+    if not warehouse.exists():
+        return None
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            vault = connection.execute(
+                "SELECT fan_id, email, full_name, phone, CAST(date_of_birth AS VARCHAR) "
+                "FROM SECURE.FAN_PII_VAULT ORDER BY fan_id"
+            ).fetchall()
+            guests = connection.execute(
+                "SELECT fan_id, email_hash FROM STG.GUEST_FANS ORDER BY fan_id"
+            ).fetchall()
+    except (duckdb.IOException, duckdb.CatalogException):
+        return None
+    return vault, guests
+
+
+def test_a_dropped_file_reaches_the_vault_with_the_daemon_running(tmp_path: Path) -> None:
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.dev.yaml", dagster_home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "SONY_DE_DATA_DIR": str(tmp_path / "data"),
+        "SONY_DE_STREAM_POLL_SECONDS": "2",
+        "SONY_DE_LANDING_POLL_SECONDS": "2",
+        "SONY_DE_LANDING_SETTLE_SECONDS": "1",
+    }
+    settings = load_settings(env)
+    log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its code server and run workers share its process group
+    )
+    try:
+        landed = settings.landing_dir / "fan_interactions" / "fan_interactions_2026-06-01.jsonl"
+        landed.parent.mkdir(parents=True)
+        landed.write_text("".join(json.dumps(r) + "\n" for r in fan_records()))
+
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        result = None
+        while time.monotonic() < deadline and daemon.poll() is None:
+            result = routed(settings.warehouse_path)
+            if result and result[0] and result[1]:
+                break
+            time.sleep(2)
+        assert daemon.poll() is None, "the daemon stopped:\n" + _tail(tmp_path / "daemon.log")
+        assert result and result[0] and result[1], (
+            f"nothing routed within {DEADLINE_SECONDS}s\n" + _tail(tmp_path / "daemon.log")
+        )
+        vault, guests = result
+        assert vault == [
+            ("FAN-0000001", "grace.hopper@navy.example.mil", "Grace Hopper", "+1-555-1234567",
+             "1986-12-09")
+        ]  # fmt: skip
+        assert [fan for fan, _ in guests] == ["FAN-0000002"] and len(guests[0][1]) == 64
+
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            runs = instance.get_runs(RunsFilter(job_name=LANDING_ARRIVALS))
+            assert runs and {run.tags.get("dagster/sensor_name") for run in runs} == {
+                "landing_folder_sensor"
+            }
+            assert DagsterRunStatus.FAILURE not in {run.status for run in runs}
+    finally:
+        _stop(daemon)
+        log.close()
+
+
+def _stop(daemon: subprocess.Popen) -> None:
+    """Stop the daemon and everything it started (same process group), whatever happened."""
+    for stop in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL: whatever SIGTERM left running
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, stop)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            daemon.wait(timeout=30)
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
