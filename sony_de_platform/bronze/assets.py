@@ -29,7 +29,7 @@ class LandingZone(ConfigurableResource):
 
     path: str = Field(description="Landing folder; one subfolder per feed.")
     settle_seconds: float = Field(
-        default=2.0, description="A file changed more recently than this may still be growing."
+        default=5.0, description="A file changed more recently than this may still be growing."
     )
 
     @property
