@@ -255,11 +255,10 @@ class DuckDBWarehouse(Warehouse):
             )
         try:
             return connect_duckdb(path, read_only, timeout=0)
-        except duckdb.IOException as error:
-            if _LOCK_ERROR not in str(error):
-                raise
+        except WarehouseLockTimeout as error:
+            cause = str(error.__cause__ or error).splitlines()[0]
             raise WarehouseUnavailable(
-                f"{path} is open for writing by another process: {str(error).splitlines()[0]}"
+                f"{path} is open for writing by another process: {cause}"
             ) from None
 
     @contextmanager
