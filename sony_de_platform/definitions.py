@@ -6,6 +6,7 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 from dagster_dbt import DbtCliResource
 
 from sony_de_platform.bronze.assets import LandingZone, build_bronze_assets
+from sony_de_platform.governance.deploy_job import build_governance_jobs
 from sony_de_platform.jobs import daily_medallion_build_schedule, medallion_full_build_job
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
@@ -27,7 +28,7 @@ def build_definitions(settings: Settings) -> Definitions:
             *build_bronze_assets(settings.engine),
             *build_dbt_assets(project, settings.engine),
         ],
-        jobs=[medallion_full_build_job],
+        jobs=[medallion_full_build_job, *build_governance_jobs(settings)],
         schedules=[daily_medallion_build_schedule],
         resources={
             "warehouse": build_warehouse(settings),
