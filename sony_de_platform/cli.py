@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sony_de_platform.settings import SettingsError, get_settings
+from sony_de_platform.settings import Engine, Settings, SettingsError, get_settings
 
 
 def _positive_scale(text: str) -> float:
@@ -33,7 +33,57 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("stats", help="print the Key Stats of the current warehouse")
     commands.add_parser("streams", help="print the CDC streams' status (SHOW STREAMS)")
+
+    snowflake = commands.add_parser("snowflake", help="Snowflake account objects and access")
+    snowflake_commands = snowflake.add_subparsers(dest="snowflake_command", required=True)
+    deploy = snowflake_commands.add_parser(
+        "deploy",
+        help="create or converge the warehouse, database, schemas, roles, masking and grants",
+    )
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="print the SQL script and connect to nothing"
+    )
+    snowflake_commands.add_parser(
+        "access-table", help="print the access table (role x schema) the grants derive from"
+    )
     return parser
+
+
+def _snowflake(args: argparse.Namespace, settings: Settings) -> int:
+    from sony_de_platform.governance.access import access_table_markdown
+    from sony_de_platform.governance.snowflake_deploy import (
+        DeployError,
+        DeployTarget,
+        deploy_plan,
+        render_script,
+        run_deploy,
+    )
+
+    if args.snowflake_command == "access-table":
+        print(access_table_markdown())
+        return 0
+    target = DeployTarget.from_settings(settings)
+    plan = deploy_plan(target)
+    if args.dry_run:
+        print(render_script(target, plan), end="")
+        return 0
+    if settings.engine is not Engine.SNOWFLAKE:
+        print(
+            "sony-de: deploying needs SONY_DE_TARGET=snowflake and the SNOWFLAKE_* variables "
+            "(see README, Settings); --dry-run prints the script without them",
+            file=sys.stderr,
+        )
+        return 2
+    from sony_de_platform.warehouse import open_warehouse
+
+    try:
+        with open_warehouse(settings) as warehouse, warehouse.session() as session:
+            executed = run_deploy(session, plan, print)
+    except DeployError as error:
+        print(f"sony-de: {error}", file=sys.stderr)
+        return 1
+    print(f"deployed: {executed} statements into {target.database}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(streams_report(settings))
         return 0
+    if args.command == "snowflake":
+        return _snowflake(args, settings)
 
     from sony_de_platform.governance.key_stats import current_key_stats
 

@@ -9,6 +9,7 @@ from sony_de_platform.bronze.assets import LandingZone, build_bronze_assets
 from sony_de_platform.cdc.assets import build_routing_assets
 from sony_de_platform.cdc.pii_isolation import build_pii_isolation_checks
 from sony_de_platform.cdc.sensors import CDC_JOBS, build_cdc_sensors
+from sony_de_platform.governance.deploy_job import build_governance_jobs
 from sony_de_platform.jobs import daily_medallion_build_schedule, medallion_full_build_job
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
@@ -33,7 +34,7 @@ def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
         assets=assets,
         asset_checks=[build_pii_isolation_checks(assets)],
-        jobs=[medallion_full_build_job, *CDC_JOBS],
+        jobs=[medallion_full_build_job, *CDC_JOBS, *build_governance_jobs(settings)],
         schedules=[daily_medallion_build_schedule],
         sensors=build_cdc_sensors(settings),
         resources={

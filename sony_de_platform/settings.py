@@ -8,6 +8,7 @@ secrets are handed to Dagster as `EnvVar`s so their values never pass through ou
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DATABASE_NAME = "SONY_DE"
 DUCKDB_FILE_NAME = f"{DATABASE_NAME}.duckdb"
+# The virtual warehouse `sony-de snowflake deploy` creates when SNOWFLAKE_WAREHOUSE is unset.
+DEFAULT_SNOWFLAKE_WAREHOUSE = "SONY_DE_WH"
 
 
 class Engine(StrEnum):
@@ -47,6 +50,7 @@ SNOWFLAKE_OPTIONAL_VARS: Mapping[str, str] = {
     "protocol": "SNOWFLAKE_PROTOCOL",
 }
 SNOWFLAKE_SECRET_FIELDS = frozenset({"password", "private_key_password"})
+_UNQUOTED_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
 
 class SettingsError(ValueError):
@@ -68,6 +72,10 @@ class Settings:
     landing_settle_seconds: float = 5.0
     snowflake_vars: Mapping[str, str] = field(default_factory=dict)
     snowflake_values: Mapping[str, str] = field(default_factory=dict)
+    # Object names on Snowflake (not secrets): read whatever the engine, so that
+    # `sony-de snowflake deploy --dry-run` prints the script without any credential.
+    snowflake_database: str = DATABASE_NAME
+    snowflake_warehouse: str = DEFAULT_SNOWFLAKE_WAREHOUSE
 
     @property
     def dbt_target(self) -> str:
@@ -79,6 +87,8 @@ class Settings:
         return DBT_PROJECT_DIR / "target" / self.dbt_target
 
     def dbt_env(self) -> dict[str, str]:
+        if self.engine is Engine.SNOWFLAKE:
+            return snowflake_dbt_profile_env(self.snowflake_database, self.snowflake_warehouse)
         return dbt_profile_env(self.engine, self.warehouse_path)
 
 
@@ -88,6 +98,16 @@ def dbt_profile_env(engine: Engine, duckdb_path: Path | str | None = None) -> di
     if engine is Engine.DUCKDB and duckdb_path is not None:
         env["SONY_DE_DUCKDB_PATH"] = str(duckdb_path)
     return env
+
+
+def snowflake_dbt_profile_env(database: str, warehouse: str) -> dict[str, str]:
+    """The Snowflake target's environment: dbt builds in the database and warehouse the
+    Python side uses, defaults included (profiles.yml cannot see Python's defaults)."""
+    return {
+        **dbt_profile_env(Engine.SNOWFLAKE),
+        "SNOWFLAKE_DATABASE": database,
+        "SNOWFLAKE_WAREHOUSE": warehouse,
+    }
 
 
 def _path(environ: Mapping[str, str], name: str, default: Path) -> Path:
@@ -106,6 +126,17 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: flo
     if value < minimum:
         raise SettingsError(f"{name}={text!r} must be at least {minimum:g} seconds")
     return value
+
+
+def _object_name(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A Snowflake object name: an unquoted identifier, folded to upper case as Snowflake does."""
+    value = (environ.get(name) or default).strip()
+    if not _UNQUOTED_IDENTIFIER.match(value):
+        raise SettingsError(
+            f"{name}={value!r} is not an unquoted Snowflake identifier: use letters, digits "
+            "and underscores, starting with a letter or underscore"
+        )
+    return value.upper()
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -149,6 +180,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     return Settings(
         engine=engine,
+        snowflake_database=_object_name(env, "SNOWFLAKE_DATABASE", DATABASE_NAME),
+        snowflake_warehouse=_object_name(env, "SNOWFLAKE_WAREHOUSE", DEFAULT_SNOWFLAKE_WAREHOUSE),
         data_dir=data_dir,
         landing_dir=_path(env, "SONY_DE_LANDING_DIR", data_dir / "landing"),
         warehouse_path=warehouse_path,

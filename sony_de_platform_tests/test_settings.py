@@ -63,3 +63,35 @@ def test_snowflake_secrets_are_kept_as_variable_names_only() -> None:
 def test_duckdb_file_must_be_named_after_the_database(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="SONY_DE.duckdb"):
         load_settings({"SONY_DE_DUCKDB_PATH": str(tmp_path / "other.duckdb")})
+
+
+def test_snowflake_object_names_default_and_fold_to_upper_case() -> None:
+    assert (load_settings({}).snowflake_database, load_settings({}).snowflake_warehouse) == (
+        "SONY_DE",
+        "SONY_DE_WH",
+    )
+    settings = load_settings(
+        {
+            "SONY_DE_TARGET": "snowflake",
+            "SNOWFLAKE_ACCOUNT": "xy12345",
+            "SNOWFLAKE_USER": "loader",
+            "SNOWFLAKE_PRIVATE_KEY_PATH": "/keys/loader.p8",
+            "SNOWFLAKE_DATABASE": "sony_de_dev",
+            "SNOWFLAKE_WAREHOUSE": "compute_wh",
+        }
+    )
+    assert (settings.snowflake_database, settings.snowflake_warehouse) == (
+        "SONY_DE_DEV",
+        "COMPUTE_WH",
+    )
+    # dbt builds in the database and warehouse the Python side uses, defaults included.
+    assert settings.dbt_env() == {
+        "SONY_DE_DBT_TARGET": "snowflake",
+        "SNOWFLAKE_DATABASE": "SONY_DE_DEV",
+        "SNOWFLAKE_WAREHOUSE": "COMPUTE_WH",
+    }
+
+
+def test_an_unusable_snowflake_name_names_its_variable() -> None:
+    with pytest.raises(SettingsError, match=r"SNOWFLAKE_WAREHOUSE='my warehouse'"):
+        load_settings({"SNOWFLAKE_WAREHOUSE": "my warehouse"})

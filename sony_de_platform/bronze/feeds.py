@@ -39,6 +39,9 @@ class Feed:
     fields: tuple[str, ...]
     required_keys: tuple[str, ...]
     description: str
+    # Fields holding personal data in clear: masked on Snowflake, never copied past RAW
+    # except into SECURE.
+    pii_fields: tuple[str, ...] = ()
 
     @property
     def folder(self) -> str:
@@ -75,6 +78,7 @@ FAN_INTERACTIONS = Feed(
         "event_ts",
     ),
     required_keys=("interaction_id", "fan_id"),
+    pii_fields=("email", "full_name", "phone", "date_of_birth"),
     description=(
         "Fan interactions (views, likes, reviews, purchases) as received, one JSON Lines "
         "file per day. Holds verified fans' PII: restricted schema."

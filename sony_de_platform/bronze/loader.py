@@ -79,22 +79,33 @@ class FileLoad:
         return self.lines_read == self.rows_loaded + self.rows_quarantined
 
 
-def _create_table(session: Session, table: str, columns: Iterable[tuple[str, str]]) -> None:
-    body = ", ".join(f"{name} {sql_type}" for name, sql_type in columns)
-    session.execute(f"CREATE TABLE IF NOT EXISTS {qualified(RAW_SCHEMA, table)} ({body})")
-
-
 def raw_table_columns(feed: Feed) -> tuple[tuple[str, str], ...]:
     return tuple((name, "VARCHAR") for name in feed.fields) + LOAD_METADATA_COLUMNS
+
+
+def bronze_tables(feeds: Iterable[Feed] = FEEDS) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """(table, columns) of the feeds' RAW tables, then the ledger and the quarantine."""
+    return [
+        *((feed.table, raw_table_columns(feed)) for feed in feeds),
+        (LEDGER_TABLE, LEDGER_COLUMNS),
+        (QUARANTINE_TABLE, QUARANTINE_COLUMNS),
+    ]
+
+
+def bronze_pii_columns(feeds: Iterable[Feed] = FEEDS) -> list[tuple[str, str]]:
+    """(table, column) of every RAW column that may hold PII in clear: the feeds' PII fields
+    and the quarantine's raw record, which keeps a rejected line as received."""
+    return [
+        *((feed.table, column) for feed in feeds for column in feed.pii_fields),
+        (QUARANTINE_TABLE, "raw_record"),
+    ]
 
 
 def ensure_bronze_tables(session: Session, feeds: Iterable[Feed] = FEEDS) -> None:
     """Create schema RAW, the RAW tables, the ledger and the quarantine if missing."""
     session.ensure_schema(RAW_SCHEMA)
-    for feed in feeds:
-        _create_table(session, feed.table, raw_table_columns(feed))
-    _create_table(session, LEDGER_TABLE, LEDGER_COLUMNS)
-    _create_table(session, QUARANTINE_TABLE, QUARANTINE_COLUMNS)
+    for table, columns in bronze_tables(feeds):
+        session.create_table_if_missing(qualified(RAW_SCHEMA, table), columns)
 
 
 def _utc_now() -> datetime:

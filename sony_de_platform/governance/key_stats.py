@@ -13,7 +13,7 @@ from sony_de_platform.transform.test_results import (
     TEST_RESULTS_TABLE,
     configured_data_tests,
 )
-from sony_de_platform.warehouse import Session, build_warehouse, qualified
+from sony_de_platform.warehouse import Session, open_warehouse, qualified
 
 SILVER_SCHEMAS = ("STG", "DIMS", "FACTS")
 GOLD_SCHEMAS = ("STUDIO_OPS", "MARKETING")
@@ -119,5 +119,5 @@ def compute_key_stats(
 def current_key_stats(settings: Settings, dmf_outcome: tuple[int, int] = (0, 0)) -> KeyStats:
     """Key Stats of the configured warehouse, with the dbt project's configured tests."""
     manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
-    with build_warehouse(settings).session(read_only=True) as session:
+    with open_warehouse(settings) as warehouse, warehouse.session(read_only=True) as session:
         return compute_key_stats(session, configured_data_tests(manifest), dmf_outcome)

@@ -66,7 +66,6 @@ def test_result_rows(
 
 def record_test_results(session: Session, rows: Mapping[str, list]) -> int:
     session.ensure_schema(GOVERNANCE_SCHEMA)
-    body = ", ".join(f"{name} {sql_type}" for name, sql_type in TEST_RESULTS_COLUMNS)
     table = qualified(GOVERNANCE_SCHEMA, TEST_RESULTS_TABLE)
-    session.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+    session.create_table_if_missing(table, TEST_RESULTS_COLUMNS)
     return session.append_columns(table, rows)

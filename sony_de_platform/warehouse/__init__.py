@@ -1,16 +1,14 @@
-"""The engine interface and the two engines, side by side.
-
-The Snowflake engine is imported on first use: its client libraries take seconds to import,
-which every DuckDB process (runs, sensors, the CLI) would otherwise pay.
-"""
+"""The engine interface and the two engines, side by side."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from dagster import EnvVar
+from dagster import EnvVar, build_resources
 
-from sony_de_platform.settings import DATABASE_NAME, Engine, Settings
+from sony_de_platform.settings import Engine, Settings
 from sony_de_platform.warehouse.base import (
     Session,
     Warehouse,
@@ -34,12 +32,17 @@ __all__ = [
     "WarehouseUnavailable",
     "build_warehouse",
     "identifier",
+    "open_warehouse",
     "qualified",
     "retry_when_busy",
 ]
 
+# Connection fields that are names or endpoints, not secrets: passed as plain values.
+_PLAIN_SNOWFLAKE_FIELDS = ("database", "warehouse", "host", "port", "protocol")
+
 
 def __getattr__(name: str) -> Any:
+    # The Snowflake connector is heavy to import; a DuckDB deployment never loads it.
     if name == "SnowflakeWarehouse":
         from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
 
@@ -58,25 +61,36 @@ def build_warehouse(settings: Settings) -> Warehouse:
 
     from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
 
-    endpoint_keys = ("host", "port", "protocol")
     fields = {
         name: EnvVar(var)
         for name, var in settings.snowflake_vars.items()
-        if name not in endpoint_keys
+        if name not in _PLAIN_SNOWFLAKE_FIELDS
     }
-    # Endpoint overrides (a local Snowflake-compatible server) are plain values, not secrets.
+    # Endpoint overrides (a local Snowflake-compatible server) go to the connector as is.
     connection_args: dict[str, object] = {
         key: settings.snowflake_values[key]
-        for key in endpoint_keys
+        for key in ("host", "port", "protocol")
         if key in settings.snowflake_values
     }
     if "port" in connection_args:
         connection_args["port"] = int(str(connection_args["port"]))
-    fields.setdefault("database", DATABASE_NAME)
     return SnowflakeWarehouse(
         connection=SnowflakeResource(
             **fields,
+            database=settings.snowflake_database,
+            warehouse=settings.snowflake_warehouse,
             paramstyle="qmark",
             additional_snowflake_connection_args=connection_args or None,
         )
     )
+
+
+@contextmanager
+def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
+    """The configured warehouse outside a Dagster run (CLI, Key Stats).
+
+    Dagster resolves `EnvVar` fields only when it initializes a resource; a resource used
+    directly would hand the connector the variable's name instead of its value.
+    """
+    with build_resources({"warehouse": build_warehouse(settings)}) as resources:
+        yield resources.warehouse

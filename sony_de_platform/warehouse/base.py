@@ -9,9 +9,9 @@ a session uses `?` placeholders on both engines.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from dagster import ConfigurableResource, RetryRequested
 
@@ -35,9 +35,10 @@ def identifier(name: str) -> str:
     return name
 
 
-def qualified(schema: str, table: str) -> str:
-    """`SCHEMA.TABLE`, both parts validated (the database is the session's)."""
-    return f"{identifier(schema)}.{identifier(table)}"
+def qualified(*parts: str) -> str:
+    """`SCHEMA.TABLE` (the database is the session's) or `DATABASE.SCHEMA.TABLE`, every part
+    validated."""
+    return ".".join(identifier(part) for part in parts)
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -52,6 +53,18 @@ class Session:
     """One open connection. Statements use `?` placeholders; values are always bound."""
 
     engine: Engine
+    # The platform declares columns with portable type names; an engine maps those whose
+    # meaning differs in its dialect (e.g. Snowflake's TIMESTAMP follows an account setting).
+    column_types: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def create_table_sql(cls, table: str, columns: Iterable[tuple[str, str]]) -> str:
+        """`CREATE TABLE IF NOT EXISTS` in this engine's dialect; `table` is already qualified."""
+        body = ", ".join(
+            f"{identifier(name)} {cls.column_types.get(sql_type, sql_type)}"
+            for name, sql_type in columns
+        )
+        return f"CREATE TABLE IF NOT EXISTS {table} ({body})"
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         raise NotImplementedError
@@ -112,8 +125,23 @@ class Session:
     def row_count(self, schema: str, table: str) -> int:
         return int(self.scalar(f"SELECT COUNT(*) FROM {qualified(schema, table)}") or 0)
 
+    def schema_exists(self, schema: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT COUNT(*) FROM information_schema.schemata "
+                "WHERE upper(schema_name) = upper(?)",
+                [schema],
+            )
+        )
+
     def ensure_schema(self, schema: str) -> None:
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(schema)}")
+        """Create the schema only when it is missing: on Snowflake the pipeline's roles may
+        use a schema without holding CREATE SCHEMA on the database (see governance/access.py)."""
+        if not self.schema_exists(schema):
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(schema)}")
+
+    def create_table_if_missing(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
+        self.execute(self.create_table_sql(table, columns))
 
 
 class Warehouse(ConfigurableResource):

@@ -3,24 +3,42 @@
 Credentials reach this resource as Dagster `EnvVar`s (see settings.py), so their values
 are resolved by Dagster at run time and never logged. Snowflake manages concurrent
 writers itself, so `exclusive_writer` is the base no-op. Statements use `?` (qmark) binds.
+
+Two Snowflake rules shape this file:
+- `TIMESTAMP` means whatever the account's TIMESTAMP_TYPE_MAPPING says (NTZ by default,
+  LTZ or TZ where an administrator changed it), so the platform's UTC wall-clock columns are
+  declared TIMESTAMP_NTZ, the type dbt's models compare them with.
+- A DDL statement commits the open transaction. The connector sends a large
+  `executemany` through a temporary stage it creates with `CREATE OR REPLACE TEMPORARY
+  STAGE` once the batch reaches CLIENT_STAGE_ARRAY_BINDING_THRESHOLD binds (65,280 by
+  default): that would commit a Bronze file half-way. Appends are therefore sent in
+  batches that stay below the threshold, as array binds, which are plain DML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from dagster_snowflake import SnowflakeResource
 
-from sony_de_platform.settings import Engine, dbt_profile_env
+from sony_de_platform.settings import Engine, snowflake_dbt_profile_env
 from sony_de_platform.warehouse.base import Session, Warehouse, identifier
 
-_INSERT_BATCH_ROWS = 16_384
+# The connector's default CLIENT_STAGE_ARRAY_BINDING_THRESHOLD; a batch of rows x columns
+# binds at or above it goes through a temporary stage (DDL, which commits the transaction).
+STAGE_BINDING_THRESHOLD = 65_280
+
+
+def rows_per_insert(column_count: int) -> int:
+    """Rows per `executemany` batch that keep the batch's binds below the stage threshold."""
+    return max(1, (STAGE_BINDING_THRESHOLD - 1) // max(1, column_count))
 
 
 class SnowflakeSession(Session):
     engine = Engine.SNOWFLAKE
+    column_types: ClassVar[Mapping[str, str]] = {"TIMESTAMP": "TIMESTAMP_NTZ"}
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -56,9 +74,10 @@ class SnowflakeSession(Session):
             return 0
         placeholders = ", ".join("?" for _ in names)
         sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})"
+        batch = rows_per_insert(len(names))
         with self.connection.cursor() as cursor:
-            for start in range(0, len(rows), _INSERT_BATCH_ROWS):
-                cursor.executemany(sql, rows[start : start + _INSERT_BATCH_ROWS])
+            for start in range(0, len(rows), batch):
+                cursor.executemany(sql, rows[start : start + batch])
         return len(rows)
 
 
@@ -71,8 +90,12 @@ class SnowflakeWarehouse(Warehouse):
     def engine(self) -> Engine:
         return Engine.SNOWFLAKE
 
+    @property
+    def database(self) -> str:
+        return str(self.connection.database)
+
     def dbt_profile_env(self) -> dict[str, str]:
-        return dbt_profile_env(Engine.SNOWFLAKE)
+        return snowflake_dbt_profile_env(self.database, str(self.connection.warehouse))
 
     @contextmanager
     def session(

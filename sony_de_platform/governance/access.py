@@ -1,0 +1,307 @@
+"""Who may do what on Snowflake, written once as data.
+
+The access model is a matrix of role x schema -> access level, plus the role hierarchy.
+The GRANT statements of `sony-de snowflake deploy` and the access table in the README are
+both derived from it (`grant_statements`, `access_table_markdown`); a test parses the
+generated grants back and compares them with this matrix.
+
+Roles are named after the database (`SONY_DE_LOADER` in SONY_DE), so a second database,
+such as a per-run test database, gets its own roles and tears them down with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sony_de_platform.warehouse import identifier
+
+
+class Schema(StrEnum):
+    """The schemas of the SONY_DE database, on both engines."""
+
+    RAW = "RAW"
+    STG = "STG"
+    SECURE = "SECURE"
+    DIMS = "DIMS"
+    FACTS = "FACTS"
+    STUDIO_OPS = "STUDIO_OPS"
+    MARKETING = "MARKETING"
+    GOVERNANCE = "GOVERNANCE"
+
+
+# SECURE holds clear PII: in a managed-access schema only the schema owner (or a role with
+# MANAGE GRANTS) grants on its objects, so a table owner cannot share the vault by mistake.
+MANAGED_ACCESS_SCHEMAS = frozenset({Schema.SECURE})
+
+
+class ObjectKind(StrEnum):
+    """Schema objects that grants cover, as Snowflake spells them in ALL / FUTURE grants."""
+
+    TABLES = "TABLES"
+    VIEWS = "VIEWS"
+    DYNAMIC_TABLES = "DYNAMIC TABLES"
+
+
+class Privilege(StrEnum):
+    USAGE = "USAGE"
+    SELECT = "SELECT"
+    INSERT = "INSERT"
+    CREATE_TABLE = "CREATE TABLE"
+    CREATE_VIEW = "CREATE VIEW"
+    CREATE_DYNAMIC_TABLE = "CREATE DYNAMIC TABLE"
+
+
+# Privileges on the schema itself, in the order they are written in a GRANT.
+SCHEMA_PRIVILEGES = (
+    Privilege.USAGE,
+    Privilege.CREATE_TABLE,
+    Privilege.CREATE_VIEW,
+    Privilege.CREATE_DYNAMIC_TABLE,
+)
+# Privileges on the schema's objects: the kinds each is granted on, now (ALL) and later
+# (FUTURE). SELECT covers every kind dbt may materialize a model as, so that changing a
+# model's materialization never silently drops a reader's access.
+OBJECT_PRIVILEGES: Mapping[Privilege, tuple[ObjectKind, ...]] = {
+    Privilege.SELECT: (ObjectKind.TABLES, ObjectKind.VIEWS, ObjectKind.DYNAMIC_TABLES),
+    Privilege.INSERT: (ObjectKind.TABLES,),
+}
+
+
+class AccessLevel(StrEnum):
+    """Named bundles of privileges, so the matrix and the README table read in words."""
+
+    READ = "read"
+    APPEND = "append"
+    BUILD = "build"
+    DEPOSIT = "deposit"
+
+    @property
+    def privileges(self) -> frozenset[Privilege]:
+        return LEVEL_PRIVILEGES[self]
+
+    @property
+    def meaning(self) -> str:
+        return LEVEL_MEANINGS[self]
+
+
+LEVEL_PRIVILEGES: Mapping[AccessLevel, frozenset[Privilege]] = {
+    AccessLevel.READ: frozenset({Privilege.USAGE, Privilege.SELECT}),
+    AccessLevel.APPEND: frozenset(
+        {Privilege.USAGE, Privilege.SELECT, Privilege.INSERT, Privilege.CREATE_TABLE}
+    ),
+    AccessLevel.BUILD: frozenset(
+        {
+            Privilege.USAGE,
+            Privilege.SELECT,
+            Privilege.CREATE_TABLE,
+            Privilege.CREATE_VIEW,
+            Privilege.CREATE_DYNAMIC_TABLE,
+        }
+    ),
+    AccessLevel.DEPOSIT: frozenset({Privilege.USAGE, Privilege.INSERT}),
+}
+LEVEL_MEANINGS: Mapping[AccessLevel, str] = {
+    AccessLevel.READ: "query every table, view and dynamic table, present and future",
+    AccessLevel.APPEND: "read, insert rows, create tables (Bronze loads, run records)",
+    AccessLevel.BUILD: "read, create tables, views and dynamic tables (dbt owns what it builds)",
+    AccessLevel.DEPOSIT: "insert rows without reading any (write-only vault)",
+}
+
+
+@dataclass(frozen=True)
+class Role:
+    """A functional role. `name` is the suffix after the database name."""
+
+    name: str
+    duty: str
+    inherits: tuple[str, ...] = ()
+    sees_clear_pii: bool = False
+    monitors_warehouse: bool = False
+
+
+ROLES: tuple[Role, ...] = (
+    Role("LOADER", "Loading: Bronze appends landing files to RAW."),
+    Role(
+        "TRANSFORMER",
+        "Transforming: dbt builds Silver and Gold from RAW, the pipeline records test "
+        "outcomes and deposits verified fans' PII in SECURE. The Dagster service user's role.",
+        inherits=("LOADER",),
+        sees_clear_pii=True,  # Silver validates and hashes e-mails, so it reads them in clear
+    ),
+    Role("ANALYST", "Analysis: dimensions, facts and the Gold marts; no RAW, STG or SECURE."),
+    Role(
+        "PII_STEWARD",
+        "PII stewardship: the only reader of SECURE, and of RAW's PII in clear.",
+        inherits=("ANALYST",),
+        sees_clear_pii=True,
+    ),
+    Role(
+        "MONITOR",
+        "Monitoring: test outcomes and quality results in GOVERNANCE, warehouse load.",
+        monitors_warehouse=True,
+    ),
+)
+ROLES_BY_NAME: Mapping[str, Role] = {role.name: role for role in ROLES}
+
+# The roles that own objects roll up to SYSADMIN, as Snowflake recommends, so that
+# administrators can manage what dbt creates. The steward's tree deliberately does not.
+SYSTEM_PARENT_ROLE = "SYSADMIN"
+ROLES_UNDER_SYSADMIN = ("TRANSFORMER",)
+
+# The matrix: each role's own (not inherited) access level per schema; absent = none.
+ACCESS: Mapping[str, Mapping[Schema, AccessLevel]] = {
+    "LOADER": {Schema.RAW: AccessLevel.APPEND},
+    "TRANSFORMER": {
+        Schema.RAW: AccessLevel.READ,
+        Schema.STG: AccessLevel.BUILD,
+        Schema.SECURE: AccessLevel.DEPOSIT,
+        Schema.DIMS: AccessLevel.BUILD,
+        Schema.FACTS: AccessLevel.BUILD,
+        Schema.STUDIO_OPS: AccessLevel.BUILD,
+        Schema.MARKETING: AccessLevel.BUILD,
+        Schema.GOVERNANCE: AccessLevel.APPEND,
+    },
+    "ANALYST": {
+        Schema.DIMS: AccessLevel.READ,
+        Schema.FACTS: AccessLevel.READ,
+        Schema.STUDIO_OPS: AccessLevel.READ,
+        Schema.MARKETING: AccessLevel.READ,
+    },
+    "PII_STEWARD": {Schema.RAW: AccessLevel.READ, Schema.SECURE: AccessLevel.READ},
+    "MONITOR": {Schema.GOVERNANCE: AccessLevel.READ},
+}
+
+
+def role_name(database: str, role: str) -> str:
+    """The account-level name of a platform role in one database: SONY_DE_LOADER."""
+    return identifier(f"{database}_{role}")
+
+
+def ancestors_first(role: str) -> list[str]:
+    """`role` and every role it inherits, nearest first (each once)."""
+    seen: list[str] = []
+    pending = [role]
+    while pending:
+        current = pending.pop(0)
+        if current not in seen:
+            seen.append(current)
+            pending.extend(ROLES_BY_NAME[current].inherits)
+    return seen
+
+
+def clear_pii_roles() -> list[str]:
+    """Roles a masking policy shows PII in clear to (their descendants see it too)."""
+    return [role.name for role in ROLES if role.sees_clear_pii]
+
+
+# --- GRANT statements -------------------------------------------------------------------
+
+
+def _ordered(privileges: Iterable[Privilege], order: Iterable[Privilege]) -> list[str]:
+    wanted = set(privileges)
+    return [p.value for p in order if p in wanted]
+
+
+def schema_grants(database: str, role: str, schema: Schema, level: AccessLevel) -> list[str]:
+    """The grants that give `role` one access level on one schema."""
+    grantee = role_name(database, role)
+    target = f"{identifier(database)}.{schema.value}"
+    on_schema = _ordered(level.privileges, SCHEMA_PRIVILEGES)
+    statements = [f"GRANT {', '.join(on_schema)} ON SCHEMA {target} TO ROLE {grantee}"]
+    for kind in ObjectKind:
+        on_objects = [
+            privilege.value
+            for privilege, kinds in OBJECT_PRIVILEGES.items()
+            if privilege in level.privileges and kind in kinds
+        ]
+        for scope in ("ALL", "FUTURE") if on_objects else ():
+            statements.append(
+                f"GRANT {', '.join(on_objects)} ON {scope} {kind.value} IN SCHEMA {target} "
+                f"TO ROLE {grantee}"
+            )
+    return statements
+
+
+def sql_string(text: str) -> str:
+    """A Snowflake string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def role_statements(database: str) -> list[str]:
+    """Create the platform's roles, then the hierarchy (GRANT ROLE child TO ROLE parent)."""
+    statements = [
+        f"CREATE ROLE IF NOT EXISTS {role_name(database, role.name)} "
+        f"COMMENT = {sql_string(role.duty)}"
+        for role in ROLES
+    ]
+    for role in ROLES:
+        for inherited in role.inherits:
+            statements.append(
+                f"GRANT ROLE {role_name(database, inherited)} "
+                f"TO ROLE {role_name(database, role.name)}"
+            )
+    for role_under in ROLES_UNDER_SYSADMIN:
+        statements.append(
+            f"GRANT ROLE {role_name(database, role_under)} TO ROLE {SYSTEM_PARENT_ROLE}"
+        )
+    return statements
+
+
+def grant_statements(database: str, warehouse: str) -> list[str]:
+    """Every privilege of the matrix, as idempotent GRANT statements (re-granting is a no-op)."""
+    statements: list[str] = []
+    for role in ROLES:
+        grantee = role_name(database, role.name)
+        warehouse_privileges = "USAGE, MONITOR" if role.monitors_warehouse else "USAGE"
+        statements.append(
+            f"GRANT {warehouse_privileges} ON WAREHOUSE {identifier(warehouse)} TO ROLE {grantee}"
+        )
+        levels = ACCESS.get(role.name, {})
+        if levels:
+            statements.append(f"GRANT USAGE ON DATABASE {identifier(database)} TO ROLE {grantee}")
+        for schema in Schema:
+            if schema in levels:
+                statements += schema_grants(database, role.name, schema, levels[schema])
+    return statements
+
+
+# --- The README's access table -----------------------------------------------------------
+
+
+def _cell(role: str, schema: Schema) -> str:
+    """The levels a role holds on a schema (own or inherited), narrower ones left out."""
+    holders = [
+        (granted_by, ACCESS[granted_by][schema])
+        for granted_by in ancestors_first(role)
+        if schema in ACCESS.get(granted_by, {})
+    ]
+    shown = [
+        level.value if granted_by == role else f"{level.value} (via {granted_by})"
+        for granted_by, level in holders
+        if not any(level.privileges < other.privileges for _, other in holders)
+    ]
+    return " + ".join(shown) or "-"
+
+
+def access_table_markdown() -> str:
+    """The README's access table: effective access per role and schema, then the levels."""
+    header = ["Role (`<DATABASE>_…`)", "Inherits", "Clear PII", *(s.value for s in Schema)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for role in ROLES:
+        cells = [
+            role.name,
+            ", ".join(role.inherits) or "-",
+            "yes" if role.sees_clear_pii else "no",
+            *(_cell(role.name, schema) for schema in Schema),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| Level | Privileges | Meaning |", "|---|---|---|"]
+    for level in AccessLevel:
+        privileges = ", ".join(p.value for p in Privilege if p in level.privileges)
+        lines.append(f"| {level.value} | {privileges} | {level.meaning} |")
+    return "\n".join(lines)
