@@ -1,0 +1,17 @@
+{#-
+    Post-hook of fact_daily_performance: delete the (title, day) rows left with neither fan
+    activity nor box office. That happens when the only reports of a day were superseded by
+    reports Silver excludes (zero or negative revenue): an incremental delete+insert cannot
+    remove a key it has no new row for. Interactions are append-only, so a row with
+    interactions = 0 is a box-office-only day and this delete touches only those.
+-#}
+{% macro delete_days_without_activity() -%}
+    delete from {{ this }}
+    where interactions = 0
+        and not exists (
+            select 1
+            from {{ ref('fact_box_office') }} as box_office
+            where box_office.title_id = {{ this }}.title_id
+                and box_office.report_date = {{ this }}.performance_date
+        )
+{%- endmacro %}
