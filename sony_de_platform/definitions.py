@@ -6,7 +6,13 @@ from dagster import Definitions, in_process_executor, multiprocess_executor
 from dagster_dbt import DbtCliResource
 
 from sony_de_platform.bronze.assets import LandingZone, build_bronze_assets
-from sony_de_platform.jobs import daily_medallion_build_schedule, medallion_full_build_job
+from sony_de_platform.jobs import (
+    daily_medallion_build_schedule,
+    fan_profile_snapshot_job,
+    fan_profile_snapshot_schedule,
+    medallion_full_build_job,
+    refresh_within_target_lag_sensor,
+)
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
 from sony_de_platform.transform.project import (
@@ -14,6 +20,7 @@ from sony_de_platform.transform.project import (
     dbt_executable,
     ensure_manifest,
 )
+from sony_de_platform.transform.sensors import build_transform_sensors
 from sony_de_platform.warehouse import build_warehouse
 
 
@@ -27,8 +34,12 @@ def build_definitions(settings: Settings) -> Definitions:
             *build_bronze_assets(settings.engine),
             *build_dbt_assets(project, settings.engine),
         ],
-        jobs=[medallion_full_build_job],
-        schedules=[daily_medallion_build_schedule],
+        jobs=[medallion_full_build_job, fan_profile_snapshot_job],
+        schedules=[daily_medallion_build_schedule, fan_profile_snapshot_schedule],
+        sensors=[
+            refresh_within_target_lag_sensor,
+            *build_transform_sensors(project, settings.engine),
+        ],
         resources={
             "warehouse": build_warehouse(settings),
             "landing": LandingZone(path=str(settings.landing_dir)),
