@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import incremental
 from benchmarks.sections import BenchConfig, SectionResult
-from sony_de_platform.settings import SettingsError, get_settings
+from sony_de_platform.cli import settings_or_exit
 
 SECTIONS: dict[str, Callable[[BenchConfig], SectionResult]] = {
     incremental.NAME: incremental.run,
@@ -45,11 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        settings = get_settings()
-    except SettingsError as error:
-        print(f"benchmarks: {error}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit("benchmarks")
     scale = args.scale or (QUICK_SCALE if args.quick else FULL_SCALE)
     config = BenchConfig(settings=settings, scale=scale, seed=args.seed, quick=args.quick)
     out = args.out or settings.data_dir / "bench" / "results.json"

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sony_de_platform.settings import SettingsError, get_settings
+from sony_de_platform.settings import Settings, SettingsError, get_settings
 
 
 def _positive_scale(text: str) -> float:
@@ -35,13 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings_or_exit(prog: str) -> Settings:
+    """The process's settings; a bad one ends the command with its message and status 2."""
+    try:
+        return get_settings()
+    except SettingsError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        settings = get_settings()
-    except SettingsError as error:
-        print(f"sony-de: {error}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit("sony-de")
 
     if args.command == "generate":
         from sony_de_platform.synthetic import generate_landing_data

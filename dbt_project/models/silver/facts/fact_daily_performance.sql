@@ -79,12 +79,7 @@ fan_activity_by_title_day as (
         max(_ingest_seq) as _ingest_seq
     from interactions
     {% if is_incremental() %}
-    where exists (
-        select 1
-        from changed_title_days as changed
-        where changed.title_id = interactions.title_id
-            and changed.performance_date = interactions.event_date
-    )
+    where {{ among_changed_title_days('interactions.title_id', 'interactions.event_date') }}
     {% endif %}
     group by title_id, event_date
 ),
@@ -93,12 +88,8 @@ box_office_of_title_days as (
     select *
     from box_office_by_title_day
     {% if is_incremental() %}
-    where exists (
-        select 1
-        from changed_title_days as changed
-        where changed.title_id = box_office_by_title_day.title_id
-            and changed.performance_date = box_office_by_title_day.performance_date
-    )
+    where {{ among_changed_title_days(
+        'box_office_by_title_day.title_id', 'box_office_by_title_day.performance_date') }}
     {% endif %}
 ),
 

@@ -1,4 +1,19 @@
 {#-
+    Helpers of the incremental fact_daily_performance model.
+-#}
+
+{#- The row's (title, day) is among the keys the incremental run recomputes. -#}
+{% macro among_changed_title_days(title_id, day) -%}
+    exists (
+        select 1
+        from changed_title_days as changed
+        where changed.title_id = {{ title_id }}
+            and changed.performance_date = {{ day }}
+    )
+{%- endmacro %}
+
+
+{#-
     Post-hook of fact_daily_performance: delete the (title, day) rows left with neither fan
     activity nor box office. That happens when the only reports of a day were superseded by
     reports Silver excludes (zero or negative revenue): an incremental delete+insert cannot
