@@ -2,13 +2,15 @@
 
 One warehouse gets every landing file but the newest day of interactions and is built; a
 second run with no new input must leave Gold untouched (NO_DATA); the newest file then
-lands and one incremental run must give the Silver tables of a --full-refresh over the same
-Bronze rows, and the Gold rows of a warehouse rebuilt from scratch with every file.
+lands, with a box-office file superseding earlier reports, and one incremental run must
+give the Silver tables of a --full-refresh over the same Bronze rows, and the Gold rows of a
+warehouse rebuilt from scratch with the same files.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +67,35 @@ def refreshes(warehouse: ReplayedWarehouse, run: DbtRun) -> dict[str, DynamicTab
     }
 
 
+def revise_box_office(warehouse: ReplayedWarehouse) -> dict[str, tuple]:
+    """Land a box-office file superseding reports already loaded: every report of one day
+    that had only box office gets zero revenue (Silver excludes those, so the day must go),
+    one report of a day with fan activity gets a higher gross (its row must change)."""
+    path = warehouse.settings.landing_dir / "box_office" / "box_office_2026-12-28.parquet"
+    with warehouse.session() as session:
+        vanishing = session.fetchone(
+            "SELECT title_id, performance_date FROM FACTS.fact_daily_performance "
+            "WHERE interactions = 0 ORDER BY 1, 2 LIMIT 1"
+        )
+        revised = session.fetchone(
+            "SELECT b.title_id, b.report_date, b.region FROM FACTS.fact_box_office AS b "
+            "JOIN FACTS.fact_daily_performance AS f "
+            "ON f.title_id = b.title_id AND f.performance_date = b.report_date "
+            "WHERE f.interactions > 0 ORDER BY 1, 2, 3 LIMIT 1"
+        )
+        session.execute(
+            "COPY (SELECT title_id, report_date, region, screens, tickets_sold, "
+            "CAST(CASE WHEN title_id = ? AND report_date = ? THEN 0 "
+            "ELSE gross_revenue_usd + 1000 END AS DOUBLE) AS gross_revenue_usd "
+            "FROM FACTS.fact_box_office "
+            "WHERE (title_id = ? AND report_date = ?) "
+            "OR (title_id = ? AND report_date = ? AND region = ?)) "
+            f"TO '{path}' (FORMAT parquet)",
+            [*vanishing, *vanishing, *revised],
+        )
+    return {"vanishing": vanishing, "revised": revised[:2], "file": (path,)}
+
+
 @dataclass
 class Scenario:
     incremental: ReplayedWarehouse
@@ -76,6 +107,7 @@ class Scenario:
     identity: dict[str, dict[str, int]] = field(default_factory=dict)
     silver: dict[str, dict[str, list[tuple]]] = field(default_factory=dict)
     watermarks: dict[str, int] = field(default_factory=dict)
+    revisions: dict[str, tuple] = field(default_factory=dict)
 
     def snapshot(self, label: str, warehouse: ReplayedWarehouse) -> None:
         self.gold[label] = {r: warehouse.rows(r) for r in GOLD}
@@ -105,6 +137,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built.snapshot("no_new_input", wh)
 
     wh.land([new_file])
+    built.revisions = revise_box_office(wh)
     wh.load_bronze()
     with wh.session() as session:
         for relation in ("STG.stg_fan_interactions", "FACTS.fact_daily_performance"):
@@ -115,6 +148,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built.snapshot("full_refresh", wh)
 
     built.scratch.land(files)
+    (revision,) = built.revisions["file"]
+    shutil.copy2(revision, built.scratch.settings.landing_dir / "box_office" / revision.name)
     built.scratch.load_bronze()
     built.runs["scratch"] = built.scratch.dbt("run", *MODELS_ONLY)
     built.gold["scratch"] = {r: built.scratch.rows(r) for r in GOLD}
@@ -225,3 +260,22 @@ def _history_value(warehouse: ReplayedWarehouse, refresh: DynamicTableRefresh, c
             "WHERE QUALIFIED_NAME = ? AND QUERY_ID = ?",
             [refresh.qualified_name, refresh.query_id],
         )
+
+
+def test_superseded_box_office_is_recomputed_and_an_emptied_day_deleted(
+    scenario: Scenario,
+) -> None:
+    vanishing, revised = scenario.revisions["vanishing"], scenario.revisions["revised"]
+
+    def daily(label: str, key: tuple) -> list[tuple]:
+        return [
+            row for row in scenario.silver[label]["FACTS.fact_daily_performance"] if row[:2] == key
+        ]
+
+    assert len(daily("no_new_input", vanishing)) == 1
+    assert daily("new_file", vanishing) == [] == daily("full_refresh", vanishing)
+    [before] = daily("no_new_input", revised)
+    [after] = daily("new_file", revised)
+    gross = 11  # box_office_gross_usd
+    assert after[gross] == before[gross] + 1000
+    assert daily("new_file", revised) == daily("full_refresh", revised)
