@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCALE ?= 1
 DAGSTER_HOME_DIR ?= $(CURDIR)/data/dagster_home
+BENCH_ARGS ?=
 
-.PHONY: venv demo test dev lint clean
+.PHONY: venv demo test dev lint clean bench
 
 venv: $(STAMP)
 
@@ -20,7 +21,7 @@ demo: $(STAMP)  ## generate landing data and materialize every asset on DuckDB, 
 	$(BIN)/sony-de demo --scale $(SCALE)
 
 test: $(STAMP)  ## lint, then the whole test suite
-	$(BIN)/ruff check sony_de_platform sony_de_platform_tests
+	$(BIN)/ruff check sony_de_platform sony_de_platform_tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 dev: $(STAMP)  ## Dagster UI (webserver + daemon) on http://127.0.0.1:3000
@@ -29,8 +30,11 @@ dev: $(STAMP)  ## Dagster UI (webserver + daemon) on http://127.0.0.1:3000
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
-	$(BIN)/ruff check sony_de_platform sony_de_platform_tests
-	$(BIN)/ruff format --check sony_de_platform sony_de_platform_tests
+	$(BIN)/ruff check sony_de_platform sony_de_platform_tests benchmarks
+	$(BIN)/ruff format --check sony_de_platform sony_de_platform_tests benchmarks
+
+bench: $(STAMP)  ## benchmark sections at scale 10 (BENCH_ARGS=--quick: tiny scale), figures to data/bench/results.json
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs

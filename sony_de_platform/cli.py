@@ -86,13 +86,18 @@ def _snowflake(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def settings_or_exit(prog: str) -> Settings:
+    """The process's settings; a bad one ends the command with its message and status 2."""
+    try:
+        return get_settings()
+    except SettingsError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        settings = get_settings()
-    except SettingsError as error:
-        print(f"sony-de: {error}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit("sony-de")
 
     if args.command == "generate":
         from sony_de_platform.synthetic import generate_landing_data

@@ -10,7 +10,13 @@ from sony_de_platform.cdc.assets import build_routing_assets
 from sony_de_platform.cdc.pii_isolation import build_pii_isolation_checks
 from sony_de_platform.cdc.sensors import CDC_JOBS, build_cdc_sensors
 from sony_de_platform.governance.deploy_job import build_governance_jobs
-from sony_de_platform.jobs import daily_medallion_build_schedule, medallion_full_build_job
+from sony_de_platform.jobs import (
+    daily_medallion_build_schedule,
+    fan_profile_snapshot_job,
+    fan_profile_snapshot_schedule,
+    medallion_full_build_job,
+    refresh_within_target_lag_sensor,
+)
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
 from sony_de_platform.transform.project import (
@@ -18,6 +24,7 @@ from sony_de_platform.transform.project import (
     dbt_executable,
     ensure_manifest,
 )
+from sony_de_platform.transform.sensors import build_transform_sensors
 from sony_de_platform.warehouse import build_warehouse
 
 
@@ -34,9 +41,18 @@ def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
         assets=assets,
         asset_checks=[build_pii_isolation_checks(assets)],
-        jobs=[medallion_full_build_job, *CDC_JOBS, *build_governance_jobs(settings)],
-        schedules=[daily_medallion_build_schedule],
-        sensors=build_cdc_sensors(settings),
+        jobs=[
+            medallion_full_build_job,
+            fan_profile_snapshot_job,
+            *CDC_JOBS,
+            *build_governance_jobs(settings),
+        ],
+        schedules=[daily_medallion_build_schedule, fan_profile_snapshot_schedule],
+        sensors=[
+            *build_cdc_sensors(settings),
+            refresh_within_target_lag_sensor,
+            *build_transform_sensors(project, settings.engine),
+        ],
         resources={
             "warehouse": build_warehouse(settings),
             "landing": LandingZone(

@@ -53,7 +53,8 @@ def split_into_waves(generated: Path, manifest: dict, waves: int) -> list[list[P
     return grouped
 
 
-def _generated_folder(settings: Settings, scale: float, seed: int) -> tuple[Path, dict]:
+def generated_landing_data(settings: Settings, scale: float, seed: int) -> tuple[Path, dict]:
+    """The generated landing files for a scale and seed, generated once and kept."""
     folder = settings.data_dir / "generated" / f"scale-{scale:g}-seed-{seed}"
     manifest_path = folder / MANIFEST_FILE
     if manifest_path.exists():
@@ -77,7 +78,7 @@ def run_demo(
     settings = dataclasses.replace(settings, landing_settle_seconds=0.0)
     started = time.monotonic()
     say(f"generating landing data (scale {scale:g}, seed {seed}) ...")
-    generated, manifest = _generated_folder(settings, scale, seed)
+    generated, manifest = generated_landing_data(settings, scale, seed)
     say(f"  {len(manifest['files'])} files in {generated}")
 
     for stale in (settings.landing_dir, settings.warehouse_path.parent):

@@ -1,4 +1,5 @@
-"""How dbt nodes become Dagster assets: layer groups, owners, descriptions."""
+"""How dbt nodes become Dagster assets: layer groups, owners, descriptions, and for
+dynamic tables their target lag (freshness policy) and refresh automation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from dagster import AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from sony_de_platform.bronze.assets import PLATFORM_OWNER
+from sony_de_platform.settings import Engine
+from sony_de_platform.transform.dynamic_tables import (
+    dynamic_table_lag,
+    lag_freshness_policy,
+    refresh_within_target_lag,
+)
 
 LAYER_GROUPS = ("silver", "gold")
 
@@ -22,7 +29,13 @@ def layer_of(props: Mapping[str, Any]) -> str:
 
 
 class MedallionTranslator(DagsterDbtTranslator):
-    """Groups dbt assets by medallion layer; dbt tests become asset checks."""
+    """Groups dbt assets by medallion layer; dbt tests become asset checks.
+
+    A dynamic table gets a freshness policy from its target_lag. On DuckDB it also gets the
+    automation that refreshes it within that lag; on Snowflake, Snowflake refreshes it and
+    a sensor reports the refreshes (transform/sensors.py), so Dagster never rebuilds it on
+    its own. The engine is the one the manifest was parsed for.
+    """
 
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -35,4 +48,13 @@ class MedallionTranslator(DagsterDbtTranslator):
         if props["resource_type"] == "source":
             return spec  # keyed to the Bronze asset through meta.dagster.asset_key
         owners = props.get("meta", {}).get("owners") or [PLATFORM_OWNER]
-        return spec.replace_attributes(group_name=layer_of(props), owners=owners)
+        spec = spec.replace_attributes(group_name=layer_of(props), owners=owners)
+        lag = dynamic_table_lag(props)
+        if lag is None:
+            return spec
+        refreshed_here = manifest["metadata"]["adapter_type"] == Engine.DUCKDB.value
+        return spec.replace_attributes(
+            freshness_policy=lag_freshness_policy(lag),
+            automation_condition=refresh_within_target_lag() if refreshed_here else None,
+            metadata={**spec.metadata, "dynamic_table/target_lag": props["config"]["target_lag"]},
+        )

@@ -1,16 +1,57 @@
 -- One row per fan interaction, typed and PII-free. Duplicates keep the first arrival
 -- (lowest _ingest_seq); events stamped after their own load (future timestamps) are dropped;
 -- email, full_name, phone and date_of_birth never leave RAW, only a hash of a valid email does.
+--
+-- Incremental on the Bronze ingest sequence: a run reads only the RAW rows after the highest
+-- _ingest_seq already kept, and appends the first arrivals among them. A later copy of an
+-- interaction already received (kept or not) stays out, so the table always equals a full
+-- refresh over the same RAW rows. Rows after the watermark that were excluded last time
+-- (a future-dated event, a duplicate) are read again and excluded again.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+    )
+}}
+
 with raw_interactions as (
     select * from {{ source('raw', 'RAW_FAN_INTERACTIONS') }}
 ),
 
+{% if is_incremental() %}
+watermark as (
+    select coalesce(max(_ingest_seq), -1) as kept_through_seq from {{ this }}
+),
+
+arrivals as (
+    select raw_interactions.*
+    from raw_interactions
+    cross join watermark
+    where raw_interactions._ingest_seq > watermark.kept_through_seq
+),
+
+first_arrivals as (
+    select *
+    from arrivals
+    where interaction_id is not null
+        and not exists (
+            select 1
+            from raw_interactions as earlier
+            cross join watermark
+            where earlier._ingest_seq <= watermark.kept_through_seq
+                and earlier.interaction_id = arrivals.interaction_id
+        )
+    {{ qualify_first('interaction_id', '_ingest_seq') }}
+),
+{% else %}
 first_arrivals as (
     select *
     from raw_interactions
     where interaction_id is not null
     {{ qualify_first('interaction_id', '_ingest_seq') }}
 ),
+{% endif %}
 
 typed as (
     select

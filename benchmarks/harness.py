@@ -1,0 +1,178 @@
+"""A warehouse fed from generated landing files, with dbt run in this process.
+
+What benchmark sections (and the tests of incremental models) build on: land chosen files,
+load them into Bronze with the platform's own loader, run dbt against the warehouse, time
+each step. dbt runs in-process on one parsed manifest, so a timing holds the work of the
+run and not dbt's start-up and parse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt.cli.main import dbtRunner
+
+from sony_de_platform.bronze.feeds import FEEDS
+from sony_de_platform.bronze.loader import load_feed
+from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, dbt_profile_env, load_settings
+from sony_de_platform.warehouse import DuckDBWarehouse, Session, build_warehouse
+
+MODELS_ONLY = ["--exclude", "resource_type:snapshot"]
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    """One dbt invocation: its wall time, invocation id and per-node results."""
+
+    args: tuple[str, ...]
+    seconds: float
+    invocation_id: str
+    node_seconds: dict[str, float]
+    node_status: dict[str, str]
+
+
+@contextmanager
+def _profile_env(warehouse_path: Path) -> Iterator[None]:
+    """The variables profiles.yml reads, set for one dbt invocation and then restored."""
+    wanted = dbt_profile_env(Engine.DUCKDB, warehouse_path)
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class InProcessDbt:
+    """The project parsed once; each invocation reuses the manifest."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.target_path = work_dir / "dbt_target"
+        self.target_path.mkdir(parents=True, exist_ok=True)
+        with _profile_env(work_dir / "parse" / "SONY_DE.duckdb"):
+            parsed = dbtRunner().invoke(["parse", *self._common_args()])
+        if not parsed.success:
+            raise RuntimeError(f"dbt parse of {DBT_PROJECT_DIR} failed: {parsed.exception}")
+        self.manifest = parsed.result
+        self.manifest_json = json.loads((self.target_path / "manifest.json").read_text())
+
+    def _common_args(self) -> list[str]:
+        return [
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target",
+            "local",
+            "--target-path",
+            str(self.target_path),
+            "--log-path",
+            str(self.work_dir / "dbt_logs"),
+            "--quiet",
+        ]
+
+    def invoke(self, warehouse_path: Path, args: Sequence[str]) -> DbtRun:
+        """Run `dbt <args>` against the DuckDB file; raises with dbt's message on failure."""
+        with _profile_env(warehouse_path):
+            started = time.monotonic()
+            result = dbtRunner(manifest=self.manifest).invoke([*args, *self._common_args()])
+            seconds = time.monotonic() - started
+        run_results = json.loads((self.target_path / "run_results.json").read_text())
+        failed = [r for r in run_results["results"] if r["status"] in ("error", "fail")]
+        if not result.success or failed:
+            detail = "; ".join(f"{r['unique_id']}: {r.get('message')}" for r in failed)
+            raise RuntimeError(f"dbt {' '.join(args)} failed: {detail or result.exception}")
+        return DbtRun(
+            args=tuple(args),
+            seconds=seconds,
+            invocation_id=run_results["metadata"]["invocation_id"],
+            node_seconds={r["unique_id"]: r["execution_time"] for r in run_results["results"]},
+            node_status={r["unique_id"]: r["status"] for r in run_results["results"]},
+        )
+
+    def close(self) -> None:
+        """Release the DuckDB file dbt-duckdb keeps open between in-process invocations."""
+        DuckDBConnectionManager.close_all_connections()
+
+
+class ReplayedWarehouse:
+    """A fresh warehouse and landing folder under `root`, fed from `generated` files."""
+
+    def __init__(self, root: Path, generated: Path, dbt: InProcessDbt) -> None:
+        if root.exists():
+            shutil.rmtree(root)
+        self.settings = load_settings({"SONY_DE_DATA_DIR": str(root)})
+        self.generated = generated
+        self.dbt_runner = dbt
+        self.warehouse = build_warehouse(self.settings)
+        assert isinstance(self.warehouse, DuckDBWarehouse)
+
+    def land(self, paths: Iterable[Path]) -> int:
+        """Copy generated files into the landing folder, as a feed would drop them."""
+        count = 0
+        for path in paths:
+            target = self.settings.landing_dir / path.relative_to(self.generated)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            count += 1
+        return count
+
+    def load_bronze(self) -> float:
+        """Load every new landing file into RAW (the Bronze assets' loader); seconds taken."""
+        started = time.monotonic()
+        with self.warehouse.session() as session:
+            for feed in FEEDS:
+                load_feed(session, feed, self.settings.landing_dir)
+        return time.monotonic() - started
+
+    def dbt(self, *args: str) -> DbtRun:
+        return self.dbt_runner.invoke(self.settings.warehouse_path, list(args))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read-write session: in-process dbt keeps the file open read-write, and DuckDB
+        refuses a second connection of another mode in the same process."""
+        with self.warehouse.session() as session:
+            yield session
+
+    def rows(self, relation: str) -> list[tuple]:
+        """Every row of a relation, in a stable order, for comparing tables row by row."""
+        with self.session() as session:
+            return sorted(session.fetchall(f"SELECT * FROM {relation}"), key=repr)
+
+
+def generated_files(generated: Path, manifest: dict) -> list[Path]:
+    """The generator's files in its manifest's order."""
+    return [generated / entry["path"] for entry in manifest["files"]]
+
+
+def newest_interactions_file(files: Sequence[Path]) -> Path:
+    """The last day of fan interactions: the one new landing file of an incremental run."""
+    return max(path for path in files if path.parent.name == "fan_interactions")
+
+
+def relation_of(node: dict) -> str:
+    return f"{node['schema']}.{node['alias']}"
+
+
+def models_in_run_order(manifest_json: dict, run: DbtRun) -> list[dict]:
+    """The models `run` built, in the order dbt ran them (Silver before Gold)."""
+    nodes = manifest_json["nodes"]
+    return [nodes[uid] for uid in run.node_seconds if nodes[uid]["resource_type"] == "model"]
+
+
+def count(session: Session, relation: str, where: str = "") -> int:
+    return int(session.scalar(f"SELECT COUNT(*) FROM {relation} {where}") or 0)

@@ -1,0 +1,179 @@
+"""Section `incremental`: one new landing file through Silver and Gold, against a full
+rebuild over the same data, measured in the same run.
+
+A warehouse is fed every generated file but the newest day of fan interactions (about 1%
+of the data) and built. Then that file lands and is loaded into Bronze, and the models run:
+incremental Silver processes that file's rows, the Gold dynamic tables refresh. Then the
+same models are rebuilt with --full-refresh over the same Bronze rows. The figure is the
+ratio of the two dbt runs' wall times (target 0.2 or less); the rows each model wrote in
+each run are printed beside its time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from benchmarks.harness import (
+    MODELS_ONLY,
+    DbtRun,
+    InProcessDbt,
+    ReplayedWarehouse,
+    count,
+    generated_files,
+    models_in_run_order,
+    newest_interactions_file,
+    relation_of,
+)
+from benchmarks.sections import BenchConfig, SectionResult
+from sony_de_platform.demo import generated_landing_data
+from sony_de_platform.settings import DATABASE_NAME
+
+NAME = "incremental"
+TARGET_RATIO = 0.2
+WATERMARK = "_ingest_seq"
+
+
+def _watermarks(warehouse: ReplayedWarehouse, models: list[dict]) -> dict[str, int]:
+    """Highest ingest sequence in each incremental model before a run."""
+    marks = {}
+    with warehouse.session() as session:
+        for model in models:
+            if model["config"]["materialized"] == "incremental":
+                relation = relation_of(model)
+                marks[model["unique_id"]] = int(
+                    session.scalar(f"SELECT coalesce(max({WATERMARK}), -1) FROM {relation}")
+                )
+    return marks
+
+
+def rows_written(
+    warehouse: ReplayedWarehouse,
+    models: list[dict],
+    run: DbtRun,
+    started: datetime,
+    watermarks: dict[str, int] | None,
+) -> dict[str, tuple[int, str]]:
+    """Rows each model wrote in `run`, and how: a table is rewritten whole; an incremental
+    model wrote the rows past its watermark (all of them on a full refresh); a dynamic table
+    wrote what its refresh recorded (NO_DATA: none); a view writes nothing."""
+    written: dict[str, tuple[int, str]] = {}
+    with warehouse.session() as session:
+        refreshes = {
+            r.qualified_name: r
+            for r in session.dynamic_table_refreshes(DATABASE_NAME, started)
+            if r.query_id == run.invocation_id
+        }
+        for model in models:
+            kind = model["config"]["materialized"]
+            relation = relation_of(model)
+            if kind == "view":
+                written[model["unique_id"]] = (0, "view")
+            elif kind == "incremental" and watermarks is not None:
+                mark = watermarks[model["unique_id"]]
+                rows = count(session, relation, f"WHERE {WATERMARK} > {mark}")
+                written[model["unique_id"]] = (rows, "incremental")
+            elif kind == "dynamic_table":
+                refresh = refreshes[f"{DATABASE_NAME}.{relation}".upper()]
+                statistics = json.loads(refresh.statistics or "{}")
+                rows = statistics.get("numInsertedRows", 0)
+                if refresh.refresh_action == "INCREMENTAL":
+                    rows += statistics.get("numDeletedRows", 0)
+                written[model["unique_id"]] = (rows, str(refresh.refresh_action))
+            else:
+                written[model["unique_id"]] = (count(session, relation), "rebuilt")
+    return written
+
+
+def run(config: BenchConfig) -> SectionResult:
+    work = config.work_dir(NAME)
+    generated, manifest = generated_landing_data(config.settings, config.scale, config.seed)
+    files = generated_files(generated, manifest)
+    new_file = newest_interactions_file(files)
+
+    dbt = InProcessDbt(work)
+    warehouse = ReplayedWarehouse(work / "warehouse", generated, dbt)
+    warehouse.land(path for path in files if path != new_file)
+    warehouse.load_bronze()
+    models = models_in_run_order(dbt.manifest_json, warehouse.dbt("run", *MODELS_ONLY))
+
+    warehouse.land([new_file])
+    watermarks = _watermarks(warehouse, models)
+    with warehouse.session() as session:
+        interactions_before = count(session, "RAW.RAW_FAN_INTERACTIONS")
+    bronze_seconds = warehouse.load_bronze()
+    with warehouse.session() as session:
+        interactions_after = count(session, "RAW.RAW_FAN_INTERACTIONS")
+    started = datetime.now(UTC)
+    incremental = warehouse.dbt("run", *MODELS_ONLY)
+    incremental_rows = rows_written(warehouse, models, incremental, started, watermarks)
+
+    started = datetime.now(UTC)
+    full = warehouse.dbt("run", *MODELS_ONLY, "--full-refresh")
+    full_rows = rows_written(warehouse, models, full, started, None)
+
+    ratio = incremental.seconds / full.seconds
+    new_rows = interactions_after - interactions_before
+    share = new_rows / interactions_after
+    per_model = [
+        {
+            "model": model["name"],
+            "materialized": model["config"]["materialized"],
+            "full_rebuild_rows": full_rows[model["unique_id"]][0],
+            "full_rebuild_seconds": round(full.node_seconds.get(model["unique_id"], 0.0), 3),
+            "incremental_rows": incremental_rows[model["unique_id"]][0],
+            "incremental_how": incremental_rows[model["unique_id"]][1],
+            "incremental_seconds": round(incremental.node_seconds.get(model["unique_id"], 0.0), 3),
+        }
+        for model in models
+    ]
+    summary = {
+        "scale": config.scale,
+        "seed": config.seed,
+        "new_file": str(new_file.relative_to(generated)),
+        "new_file_rows": new_rows,
+        "new_file_share_of_interactions": round(share, 4),
+        "bronze_load_of_new_file_seconds": round(bronze_seconds, 3),
+        "incremental_run_seconds": round(incremental.seconds, 3),
+        "full_rebuild_seconds": round(full.seconds, 3),
+        "ratio": round(ratio, 3),
+        "target_ratio": TARGET_RATIO,
+        "meets_target": ratio <= TARGET_RATIO,
+        "models": per_model,
+    }
+    result = SectionResult(
+        name=NAME,
+        summary=summary,
+        headers=[
+            "model",
+            "materialized",
+            "full rebuild rows",
+            "full rebuild s",
+            "incremental rows",
+            "incremental s",
+        ],
+    )
+    for entry in per_model:
+        how = entry["incremental_how"]
+        result.rows.append(
+            [
+                entry["model"],
+                entry["materialized"],
+                f"{entry['full_rebuild_rows']:,}",
+                f"{entry['full_rebuild_seconds']:.2f}",
+                f"{entry['incremental_rows']:,} ({how})",
+                f"{entry['incremental_seconds']:.2f}",
+            ]
+        )
+    result.rows.append(
+        ["**dbt run**", "", "", f"{full.seconds:.2f}", "", f"{incremental.seconds:.2f}"]
+    )
+    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+    result.notes = [
+        f"Scale {config.scale:g}: new file {summary['new_file']} = {new_rows:,} interaction "
+        f"rows ({share:.1%} of RAW_FAN_INTERACTIONS), loaded into Bronze in "
+        f"{bronze_seconds:.2f} s.",
+        f"Incremental run / full rebuild = {incremental.seconds:.2f} s / {full.seconds:.2f} s "
+        f"= **{ratio:.3f}** ({verdict} the target of {TARGET_RATIO}).",
+    ]
+    return result

@@ -1,0 +1,184 @@
+{#-
+    Snowflake's dynamic tables, reproduced on DuckDB under dbt-snowflake's materialization
+    name and config keys (see dynamic_table_settings). On Snowflake, dbt-snowflake's own
+    `dynamic_table` materialization runs and Snowflake refreshes the table itself; here each
+    dbt run is one refresh, recorded in GOVERNANCE.DYNAMIC_TABLE_REFRESH_HISTORY:
+
+      REFRESH_TRIGGER CREATION  the table is created (first run, --full-refresh, or a changed
+                                definition under on_configuration_change='apply', which
+                                Snowflake also answers with CREATE OR REPLACE)
+      REFRESH_TRIGGER MANUAL    any other refresh a dbt run makes
+      REFRESH_ACTION  NO_DATA   no input changed since the last refresh: the table is untouched
+      REFRESH_ACTION  FULL      the table is rebuilt (creation, refresh_mode FULL, or an
+                                existing table with no refresh recorded)
+      REFRESH_ACTION  INCREMENTAL  refresh_mode AUTO or INCREMENTAL: only the rows that differ
+                                are deleted and inserted (STATISTICS counts them)
+
+    Where the twin differs from Snowflake: it evaluates the whole query on every refresh and
+    applies the difference (Snowflake derives the change from its inputs' change tracking);
+    "changed" means a different row count or content hash of an input, not a new table
+    version; AUTO always behaves as INCREMENTAL; a failed refresh rolls back and records no
+    FAILED row; SCHEDULED and REINITIALIZE are never recorded.
+-#}
+{% materialization dynamic_table, adapter='duckdb' %}
+    {%- set started_at = utc_now() -%}
+    {%- set settings = dynamic_table_settings() -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set qualified_name = (this.database ~ '.' ~ this.schema ~ '.' ~ this.identifier) | upper -%}
+    {%- set definition_hash = local_md5(
+        compiled_code ~ '|' ~ settings.refresh_mode ~ '|' ~ settings.initialize) -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- set history = ensure_dynamic_table_history() -%}
+    {%- set previous = none -%}
+    {%- if existing_relation is not none and existing_relation.is_table -%}
+        {%- set previous = last_dynamic_table_refresh(history, qualified_name) -%}
+    {%- endif -%}
+    {%- set fingerprints = dynamic_table_input_fingerprints() -%}
+
+    {#- What this run does: (trigger, action), action none = leave everything as it is. -#}
+    {%- set creating = existing_relation is none or not existing_relation.is_table
+        or should_full_refresh() -%}
+    {%- if creating -%}
+        {%- set trigger, action = 'CREATION', 'FULL' -%}
+    {%- elif previous is none -%}
+        {%- set trigger, action = 'MANUAL', 'FULL' -%}
+    {%- elif previous.definition_hash != definition_hash -%}
+        {%- set change = "the query, refresh_mode or initialize of " ~ qualified_name ~ " changed" -%}
+        {%- if settings.on_configuration_change == 'fail' -%}
+            {{ exceptions.raise_fail_fast_error(
+                change ~ " and on_configuration_change is 'fail': run with --full-refresh") }}
+        {%- elif settings.on_configuration_change == 'continue' -%}
+            {{ exceptions.warn(change ~ "; on_configuration_change is 'continue': left as it is") }}
+            {%- set trigger, action = none, none -%}
+        {%- else -%}
+            {%- set creating = true -%}
+            {%- set trigger, action = 'CREATION', 'FULL' -%}
+        {%- endif -%}
+    {%- elif previous.input_fingerprints == fingerprints -%}
+        {%- set trigger, action = 'MANUAL', 'NO_DATA' -%}
+    {%- elif settings.refresh_mode == 'FULL' -%}
+        {%- set trigger, action = 'MANUAL', 'FULL' -%}
+    {%- else -%}
+        {%- set trigger, action = 'MANUAL', 'INCREMENTAL' -%}
+    {%- endif -%}
+
+    {%- set statistics = {'numInsertedRows': 0, 'numDeletedRows': 0} -%}
+    {%- if action is none or action == 'NO_DATA' -%}
+        {% do store_raw_result(
+            name='main', message=(action or 'SKIP') ~ ' ' ~ target_relation,
+            code=action or 'SKIP', rows_affected='0') %}
+
+    {%- elif action == 'FULL' -%}
+        {%- set rows_before = 0 -%}
+        {%- if existing_relation is not none and existing_relation.is_table -%}
+            {%- set rows_before = run_query(
+                'select count(*) from ' ~ existing_relation).rows[0][0] | int -%}
+        {%- endif -%}
+        {%- if existing_relation is not none -%}
+            {% do adapter.drop_relation(existing_relation) %}
+        {%- endif -%}
+        {%- set populate = not (creating and settings.initialize == 'ON_SCHEDULE') -%}
+        {%- set build_sql = compiled_code if populate
+            else 'select * from (' ~ compiled_code ~ ') as initial_rows limit 0' -%}
+        {% call statement('main') %}
+            {{ create_table_as(False, target_relation, build_sql) }}
+        {% endcall %}
+        {%- set rows_after = run_query('select count(*) from ' ~ target_relation).rows[0][0] | int -%}
+        {%- do statistics.update({'numInsertedRows': rows_after, 'numDeletedRows': rows_before}) -%}
+        {%- if not populate -%}
+            {#- ON_SCHEDULE: created empty, first filled by the next refresh. -#}
+            {%- set action = none -%}
+        {%- endif -%}
+
+    {%- else -%}
+        {%- do statistics.update(apply_dynamic_table_difference(target_relation)) -%}
+        {% do store_raw_result(
+            name='main', message='INCREMENTAL ' ~ target_relation, code='INCREMENTAL',
+            rows_affected=(statistics.numInsertedRows + statistics.numDeletedRows) | string) %}
+    {%- endif -%}
+
+    {%- if action is not none -%}
+        {%- set completion_target = none -%}
+        {%- if previous is not none and settings.target_lag_sec is not none -%}
+            {%- set completion_target = previous.data_timestamp
+                + modules.datetime.timedelta(seconds=settings.target_lag_sec) -%}
+        {%- endif -%}
+        {%- set changed_inputs = {} -%}
+        {%- if action != 'NO_DATA' -%}
+            {%- for name, fingerprint in fingerprints.items() -%}
+                {%- set before = (previous.input_fingerprints if previous else {}).get(name) -%}
+                {%- if before != fingerprint -%}
+                    {%- do changed_inputs.update({name: {
+                        'rowCount': fingerprint.rowCount,
+                        'previousRowCount': before.rowCount if before else none}}) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {% do record_dynamic_table_refresh(history, {
+            'name': this.identifier | upper,
+            'schema_name': this.schema | upper,
+            'database_name': this.database | upper,
+            'qualified_name': qualified_name,
+            'started_at': started_at,
+            'completion_target': completion_target,
+            'statistics': statistics,
+            'action': action,
+            'reinit_reason': none,
+            'trigger': trigger,
+            'target_lag_sec': settings.target_lag_sec,
+            'inputs_with_changed_data': changed_inputs,
+            'definition_hash': definition_hash,
+            'input_fingerprints': fingerprints,
+        }) %}
+    {%- endif -%}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
+{#-
+    Bring `target` to the model's current result by deleting the rows that are no longer in
+    it and inserting the rows that are new; rows present in both are left alone. Multiset
+    semantics (EXCEPT ALL), NULL-safe comparison on every column.
+-#}
+{% macro apply_dynamic_table_difference(target) %}
+    {%- set new_rows = target.identifier ~ '__dt_new_rows' -%}
+    {%- set gone_rows = target.identifier ~ '__dt_gone_rows' -%}
+    {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='name') | list -%}
+    {%- set rows_before = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
+    {% call statement('dynamic_table_new_rows') %}
+        create or replace temp table {{ new_rows }} as {{ compiled_code }}
+    {% endcall %}
+    {% call statement('dynamic_table_gone_rows') %}
+        create or replace temp table {{ gone_rows }} as
+        select * from {{ target }} except all select * from {{ new_rows }}
+    {% endcall %}
+    {% call statement('dynamic_table_delete') %}
+        delete from {{ target }} as current_rows using {{ gone_rows }} as gone
+        where
+        {%- for column in columns %}
+            current_rows.{{ adapter.quote(column) }} is not distinct from gone.{{ adapter.quote(column) }}
+            {{- ' and' if not loop.last }}
+        {%- endfor %}
+    {% endcall %}
+    {%- set rows_kept = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
+    {% call statement('dynamic_table_insert') %}
+        insert into {{ target }}
+        select * from {{ new_rows }} except all select * from {{ target }}
+    {% endcall %}
+    {%- set rows_after = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
+    {% do run_query('drop table ' ~ new_rows) %}
+    {% do run_query('drop table ' ~ gone_rows) %}
+    {{ return({
+        'numInsertedRows': rows_after - rows_kept,
+        'numDeletedRows': rows_before - rows_kept,
+    }) }}
+{% endmacro %}

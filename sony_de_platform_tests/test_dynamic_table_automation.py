@@ -1,0 +1,262 @@
+"""Dynamic tables in Dagster: target lag as freshness policy, the refresh automation
+evaluated with Dagster's own evaluator and freshness daemon on a real instance, and the
+Snowflake refresh reporter with its SQL recorded on a fake connection."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetObservation,
+    DagsterInstance,
+    Definitions,
+    SensorResult,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+from dagster._core.test_utils import BasicLoadingContext, freeze_time
+from dagster._daemon.freshness import FreshnessDaemon
+
+from sony_de_platform.definitions import build_definitions
+from sony_de_platform.settings import Settings, load_settings
+from sony_de_platform.transform.dynamic_tables import TargetLagError, parse_target_lag
+from sony_de_platform.transform.project import build_dbt_project
+from sony_de_platform.transform.sensors import build_dynamic_table_refresh_sensor
+from sony_de_platform.transform.translator import MedallionTranslator
+from sony_de_platform.warehouse.snowflake import SnowflakeSession
+
+FRANCHISE = AssetKey(["STUDIO_OPS", "agg_franchise_performance"])  # target_lag 1 hour
+LIFETIME_VALUE = AssetKey(["MARKETING", "agg_fan_lifetime_value"])  # target_lag 6 hours
+GOLD = (FRANCHISE, LIFETIME_VALUE)
+UPSTREAM = AssetKey(["STG", "stg_fan_interactions"])
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return load_settings({"SONY_DE_DATA_DIR": str(tmp_path_factory.mktemp("dt") / "data")})
+
+
+@pytest.fixture(scope="module")
+def defs(settings: Settings) -> Definitions:
+    return build_definitions(settings)
+
+
+def test_target_lag_follows_snowflakes_grammar() -> None:
+    assert parse_target_lag("1 hour") == timedelta(hours=1)
+    assert parse_target_lag("6 hours") == timedelta(hours=6)
+    assert parse_target_lag("90 Seconds") == timedelta(seconds=90)
+    assert parse_target_lag("2 days") == timedelta(days=2)
+    assert parse_target_lag("DOWNSTREAM") is None
+    for rejected in ("59 seconds", "1 week", "hourly", "", "-5 minutes"):
+        with pytest.raises(TargetLagError, match="target_lag"):
+            parse_target_lag(rejected, "models/x.sql")
+
+
+def test_gold_dynamic_tables_get_a_freshness_policy_from_their_target_lag(
+    defs: Definitions,
+) -> None:
+    graph = defs.resolve_asset_graph()
+    for key, lag in ((FRANCHISE, timedelta(hours=1)), (LIFETIME_VALUE, timedelta(hours=6))):
+        node = graph.get(key)
+        policy = node.freshness_policy
+        assert policy.fail_window.to_timedelta() == lag, key
+        assert policy.warn_window.to_timedelta() == lag / 2, key
+        assert node.automation_condition.get_label() == "refresh within target lag", key
+    silver = graph.get(UPSTREAM)
+    assert silver.freshness_policy is None and silver.automation_condition is None
+
+
+def test_on_snowflake_dynamic_tables_are_not_refreshed_by_dagster(settings: Settings) -> None:
+    manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
+    manifest["metadata"]["adapter_type"] = "snowflake"
+    translator = MedallionTranslator()
+    for unique_id in (
+        "model.sony_de.agg_franchise_performance",
+        "model.sony_de.agg_fan_lifetime_value",
+    ):
+        spec = translator.get_asset_spec(manifest, unique_id, None)
+        assert spec.freshness_policy is not None
+        assert spec.automation_condition is None
+
+
+class Clock:
+    """Dagster's clock, frozen and moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    @contextmanager
+    def at(self, delta: timedelta) -> Iterator[datetime]:
+        self.now += delta
+        with freeze_time(self.now):
+            yield self.now
+
+
+def test_automation_requests_gold_after_an_upstream_materialization_and_not_before(
+    defs: Definitions,
+) -> None:
+    instance = DagsterInstance.ephemeral()
+    graph = defs.resolve_asset_graph()
+    clock = Clock()
+    cursor = None
+
+    def evaluate() -> set[AssetKey]:
+        nonlocal cursor
+        result = evaluate_automation_conditions(
+            defs, instance, evaluation_time=clock.now, cursor=cursor
+        )
+        cursor = result.cursor
+        requested = {key for key in graph.get_all_asset_keys() if result.get_num_requested(key)}
+        assert result.total_requested == len(requested)
+        return requested
+
+    def freshness_daemon_tick() -> None:
+        """One iteration of Dagster's freshness daemon over the Gold assets."""
+        daemon = FreshnessDaemon()
+        for key in GOLD:
+            asyncio.run(daemon._evaluate_asset(BasicLoadingContext(instance), graph.get(key)))
+
+    def materialize(*keys: AssetKey) -> None:
+        for key in keys:
+            instance.report_runless_asset_event(AssetMaterialization(asset_key=key))
+
+    with clock.at(timedelta(0)):
+        materialize(*graph.get_all_asset_keys())  # everything built once
+        freshness_daemon_tick()
+        assert evaluate() == set()
+
+    # 40 minutes on: half of the franchise table's 1-hour lag has passed, but no input
+    # changed, so nothing is refreshed.
+    with clock.at(timedelta(minutes=40)):
+        freshness_daemon_tick()
+        assert evaluate() == set()
+
+    # An upstream Silver table is materialized: the franchise table is due (half its lag
+    # passed); the lifetime-value table, with half of 6 hours not yet passed, waits.
+    with clock.at(timedelta(minutes=1)):
+        materialize(UPSTREAM)
+        assert evaluate() == {FRANCHISE}
+        materialize(FRANCHISE)  # the requested run refreshes it
+
+    with clock.at(timedelta(minutes=1)):
+        freshness_daemon_tick()
+        assert evaluate() == set()
+
+    # Three hours on, the lifetime-value table reaches half its lag with the upstream change
+    # still unapplied; the franchise table, with no new input, has gone a whole lag without
+    # a refresh and gets one too (it will record NO_DATA).
+    with clock.at(timedelta(hours=3)):
+        freshness_daemon_tick()
+        assert evaluate() == {FRANCHISE, LIFETIME_VALUE}
+        materialize(FRANCHISE, LIFETIME_VALUE)
+
+    with clock.at(timedelta(minutes=1)):
+        freshness_daemon_tick()
+        assert evaluate() == set()
+
+
+class RecordingCursor:
+    def __init__(self, connection: RecordingConnection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> RecordingCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute(self, sql: str, params: list | None = None) -> None:
+        self.connection.statements.append((sql, params))
+
+    def fetchall(self) -> list[tuple]:
+        return self.connection.rows.pop(0)
+
+
+class RecordingConnection:
+    """Stands in for a snowflake.connector connection: records SQL, returns canned rows."""
+
+    def __init__(self, *results: list[tuple]) -> None:
+        self.statements: list[tuple[str, list | None]] = []
+        self.rows = list(results)
+
+    def cursor(self) -> RecordingCursor:
+        return RecordingCursor(self)
+
+
+class FakeSnowflakeWarehouse:
+    database = "SONY_DE"
+
+    def __init__(self, connection: RecordingConnection) -> None:
+        self.connection = connection
+
+    @contextmanager
+    def session(self, read_only: bool = False) -> Iterator[SnowflakeSession]:
+        yield SnowflakeSession(self.connection)
+
+
+REFRESH_HISTORY_SQL = (
+    "SELECT QUALIFIED_NAME, STATE, STATE_MESSAGE, REFRESH_ACTION, REFRESH_TRIGGER, "
+    "DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME, TARGET_LAG_SEC, STATISTICS, QUERY_ID "
+    "FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
+    "DATA_TIMESTAMP_START => DATEADD('day', -7, CURRENT_TIMESTAMP()), RESULT_LIMIT => 10000)) "
+    "WHERE DATABASE_NAME = ? AND REFRESH_END_TIME > TO_TIMESTAMP_TZ(?) "
+    "ORDER BY REFRESH_END_TIME"
+)
+
+
+def _at(minute: int) -> datetime:
+    return datetime(2026, 6, 2, 10, minute, tzinfo=UTC)
+
+
+def test_snowflake_refreshes_are_reported_on_the_gold_assets(settings: Settings) -> None:
+    sensor = build_dynamic_table_refresh_sensor(build_dbt_project(settings))
+    history = [
+        ("SONY_DE.STUDIO_OPS.AGG_FRANCHISE_PERFORMANCE", "SUCCEEDED", None, "INCREMENTAL",
+         "SCHEDULED", _at(0), _at(1), _at(2), 3600,
+         '{"numInsertedRows": 5, "numDeletedRows": 3}', "01b2-query"),
+        ("SONY_DE.MARKETING.AGG_FAN_LIFETIME_VALUE", "SUCCEEDED", None, "NO_DATA",
+         "SCHEDULED", _at(3), _at(3), _at(4), 21600, '{}', "01b3-query"),
+        ("SONY_DE.STUDIO_OPS.AGG_FRANCHISE_PERFORMANCE", "FAILED", "warehouse suspended",
+         None, "SCHEDULED", _at(5), _at(5), _at(6), 3600, None, "01b4-query"),
+        ("OTHER_DB.X.NOT_OURS", "SUCCEEDED", None, "FULL", "MANUAL", _at(7), _at(7), _at(8),
+         60, "{}", "01b5-query"),
+    ]  # fmt: skip
+    connection = RecordingConnection(history, [])
+    warehouse = FakeSnowflakeWarehouse(connection)
+
+    context = build_sensor_context(cursor=_at(0).isoformat(), resources={"warehouse": warehouse})
+    result = sensor(context)
+    assert isinstance(result, SensorResult)
+    assert connection.statements == [
+        (REFRESH_HISTORY_SQL, ["SONY_DE", "2026-06-02T10:00:00+00:00"])
+    ]
+    events = result.asset_events
+    assert [type(e) for e in events] == [
+        AssetMaterialization,
+        AssetMaterialization,
+        AssetObservation,
+    ]
+    assert [e.asset_key for e in events] == [FRANCHISE, LIFETIME_VALUE, FRANCHISE]
+    incremental, no_data, failed = events
+    assert incremental.metadata["refresh_action"].value == "INCREMENTAL"
+    assert incremental.metadata["statistics"].value == {"numInsertedRows": 5, "numDeletedRows": 3}
+    assert incremental.metadata["refresh_seconds"].value == 60.0
+    assert no_data.metadata["refresh_action"].value == "NO_DATA"
+    assert failed.metadata["state_message"].value == "warehouse suspended"
+    assert result.cursor == _at(8).isoformat()
+
+    # The next tick asks only for refreshes that ended after the last one reported.
+    context = build_sensor_context(cursor=result.cursor, resources={"warehouse": warehouse})
+    again = sensor(context)
+    assert connection.statements[-1] == (
+        REFRESH_HISTORY_SQL,
+        ["SONY_DE", "2026-06-02T10:08:00+00:00"],
+    )
+    assert again.asset_events == [] and again.cursor == result.cursor

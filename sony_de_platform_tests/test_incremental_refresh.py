@@ -1,0 +1,281 @@
+"""Incremental Silver and the Gold dynamic tables on real DuckDB files with real dbt.
+
+One warehouse gets every landing file but the newest day of interactions and is built; a
+second run with no new input must leave Gold untouched (NO_DATA); the newest file then
+lands, with a box-office file superseding earlier reports, and one incremental run must
+give the Silver tables of a --full-refresh over the same Bronze rows, and the Gold rows of a
+warehouse rebuilt from scratch with the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from benchmarks.harness import (
+    MODELS_ONLY,
+    DbtRun,
+    InProcessDbt,
+    ReplayedWarehouse,
+    generated_files,
+    newest_interactions_file,
+)
+from sony_de_platform.settings import DATABASE_NAME
+from sony_de_platform.synthetic import generate_landing_data
+from sony_de_platform.transform.dynamic_tables import parse_target_lag
+from sony_de_platform.warehouse import DynamicTableRefresh
+
+pytestmark = pytest.mark.slow
+
+SCALE, SEED = 0.03, 5
+SILVER = (
+    "STG.stg_fan_interactions",
+    "FACTS.fact_daily_performance",
+    "FACTS.fact_box_office",
+    "DIMS.dim_fans",
+    "DIMS.dim_titles",
+)
+GOLD = ("STUDIO_OPS.agg_franchise_performance", "MARKETING.agg_fan_lifetime_value")
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def table_identity(warehouse: ReplayedWarehouse, relation: str) -> int:
+    """DuckDB's catalog id of the table: a rebuilt table gets a new one."""
+    schema, name = relation.split(".")
+    with warehouse.session() as session:
+        return session.scalar(
+            "SELECT table_oid FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [schema, name],
+        )
+
+
+def refreshes(warehouse: ReplayedWarehouse, run: DbtRun) -> dict[str, DynamicTableRefresh]:
+    """The refresh each Gold table recorded in `run`, by relation."""
+    with warehouse.session() as session:
+        rows = session.dynamic_table_refreshes(DATABASE_NAME, EPOCH)
+    return {
+        relation: refresh
+        for relation in GOLD
+        for refresh in rows
+        if refresh.query_id == run.invocation_id
+        and refresh.qualified_name == f"{DATABASE_NAME}.{relation}".upper()
+    }
+
+
+def revise_box_office(warehouse: ReplayedWarehouse) -> dict[str, tuple]:
+    """Land a box-office file superseding reports already loaded: every report of one day
+    that had only box office gets zero revenue (Silver excludes those, so the day must go),
+    one report of a day with fan activity gets a higher gross (its row must change)."""
+    path = warehouse.settings.landing_dir / "box_office" / "box_office_2026-12-28.parquet"
+    with warehouse.session() as session:
+        vanishing = session.fetchone(
+            "SELECT title_id, performance_date FROM FACTS.fact_daily_performance "
+            "WHERE interactions = 0 ORDER BY 1, 2 LIMIT 1"
+        )
+        revised = session.fetchone(
+            "SELECT b.title_id, b.report_date, b.region FROM FACTS.fact_box_office AS b "
+            "JOIN FACTS.fact_daily_performance AS f "
+            "ON f.title_id = b.title_id AND f.performance_date = b.report_date "
+            "WHERE f.interactions > 0 ORDER BY 1, 2, 3 LIMIT 1"
+        )
+        session.execute(
+            "COPY (SELECT title_id, report_date, region, screens, tickets_sold, "
+            "CAST(CASE WHEN title_id = ? AND report_date = ? THEN 0 "
+            "ELSE gross_revenue_usd + 1000 END AS DOUBLE) AS gross_revenue_usd "
+            "FROM FACTS.fact_box_office "
+            "WHERE (title_id = ? AND report_date = ?) "
+            "OR (title_id = ? AND report_date = ? AND region = ?)) "
+            f"TO '{path}' (FORMAT parquet)",
+            [*vanishing, *vanishing, *revised],
+        )
+    return {"vanishing": vanishing, "revised": revised[:2], "file": (path,)}
+
+
+@dataclass
+class Scenario:
+    incremental: ReplayedWarehouse
+    scratch: ReplayedWarehouse
+    new_file: Path
+    dbt: InProcessDbt
+    runs: dict[str, DbtRun] = field(default_factory=dict)
+    gold: dict[str, dict[str, list[tuple]]] = field(default_factory=dict)
+    identity: dict[str, dict[str, int]] = field(default_factory=dict)
+    silver: dict[str, dict[str, list[tuple]]] = field(default_factory=dict)
+    watermarks: dict[str, int] = field(default_factory=dict)
+    revisions: dict[str, tuple] = field(default_factory=dict)
+
+    def snapshot(self, label: str, warehouse: ReplayedWarehouse) -> None:
+        self.gold[label] = {r: warehouse.rows(r) for r in GOLD}
+        self.identity[label] = {r: table_identity(warehouse, r) for r in GOLD}
+        self.silver[label] = {r: warehouse.rows(r) for r in SILVER}
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    root = tmp_path_factory.mktemp("incremental")
+    generated = root / "generated"
+    files = generated_files(generated, generate_landing_data(generated, scale=SCALE, seed=SEED))
+    new_file = newest_interactions_file(files)
+    dbt = InProcessDbt(root / "dbt")
+    built = Scenario(
+        incremental=ReplayedWarehouse(root / "incremental", generated, dbt),
+        scratch=ReplayedWarehouse(root / "scratch", generated, dbt),
+        new_file=new_file,
+        dbt=dbt,
+    )
+    wh = built.incremental
+    wh.land(path for path in files if path != new_file)
+    wh.load_bronze()
+    built.runs["first"] = wh.dbt("run", *MODELS_ONLY)
+    built.snapshot("first", wh)
+    built.runs["no_new_input"] = wh.dbt("run", *MODELS_ONLY)
+    built.snapshot("no_new_input", wh)
+
+    wh.land([new_file])
+    built.revisions = revise_box_office(wh)
+    wh.load_bronze()
+    with wh.session() as session:
+        for relation in ("STG.stg_fan_interactions", "FACTS.fact_daily_performance"):
+            built.watermarks[relation] = session.scalar(f"SELECT max(_ingest_seq) FROM {relation}")
+    built.runs["new_file"] = wh.dbt("run", *MODELS_ONLY)
+    built.snapshot("new_file", wh)
+    built.runs["full_refresh"] = wh.dbt("run", *MODELS_ONLY, "--full-refresh")
+    built.snapshot("full_refresh", wh)
+
+    built.scratch.land(files)
+    (revision,) = built.revisions["file"]
+    shutil.copy2(revision, built.scratch.settings.landing_dir / "box_office" / revision.name)
+    built.scratch.load_bronze()
+    built.runs["scratch"] = built.scratch.dbt("run", *MODELS_ONLY)
+    built.gold["scratch"] = {r: built.scratch.rows(r) for r in GOLD}
+    yield built
+    dbt.close()
+
+
+def test_first_build_creates_each_dynamic_table_with_its_target_lag(scenario: Scenario) -> None:
+    recorded = refreshes(scenario.incremental, scenario.runs["first"])
+    assert set(recorded) == set(GOLD)
+    nodes = scenario.dbt.manifest_json["nodes"]
+    for relation, refresh in recorded.items():
+        node = next(n for n in nodes.values() if f"{n['schema']}.{n['alias']}" == relation)
+        lag = parse_target_lag(node["config"]["target_lag"])
+        assert (refresh.refresh_trigger, refresh.refresh_action) == ("CREATION", "FULL")
+        assert refresh.state == "SUCCEEDED"
+        assert refresh.target_lag_sec == lag.total_seconds()
+        assert json.loads(refresh.statistics) == {
+            "numInsertedRows": len(scenario.gold["first"][relation]),
+            "numDeletedRows": 0,
+        }
+        assert refresh.refresh_start_time <= refresh.refresh_end_time
+
+
+def test_refresh_without_new_input_is_no_data_and_leaves_the_table_untouched(
+    scenario: Scenario,
+) -> None:
+    first = refreshes(scenario.incremental, scenario.runs["first"])
+    second = refreshes(scenario.incremental, scenario.runs["no_new_input"])
+    for relation in GOLD:
+        assert second[relation].refresh_action == "NO_DATA", relation
+        assert second[relation].refresh_trigger == "MANUAL", relation
+        assert json.loads(second[relation].statistics) == {
+            "numInsertedRows": 0,
+            "numDeletedRows": 0,
+        }
+        assert second[relation].data_timestamp > first[relation].refresh_end_time
+        # Untouched: same rows, and the very same table (a rebuild gets a new catalog id,
+        # as the --full-refresh below shows).
+        assert scenario.gold["no_new_input"][relation] == scenario.gold["first"][relation]
+        assert scenario.identity["no_new_input"][relation] == scenario.identity["first"][relation]
+        assert scenario.identity["full_refresh"][relation] != scenario.identity["first"][relation]
+    # The first refresh is still on record as it was: history is append-only.
+    assert refreshes(scenario.incremental, scenario.runs["first"]) == first
+
+
+def test_refresh_after_new_bronze_rows_records_the_change_and_equals_a_rebuild(
+    scenario: Scenario,
+) -> None:
+    recorded = refreshes(scenario.incremental, scenario.runs["new_file"])
+    for relation in GOLD:
+        refresh = recorded[relation]
+        assert refresh.refresh_action == "INCREMENTAL", relation
+        statistics = json.loads(refresh.statistics)
+        assert statistics["numInsertedRows"] > 0, relation
+        changed = json.loads(
+            _history_value(scenario.incremental, refresh, "INPUTS_WITH_CHANGED_DATA")
+        )
+        interactions = changed[f"{DATABASE_NAME}.STG.STG_FAN_INTERACTIONS"]
+        assert interactions["rowCount"] > interactions["previousRowCount"], relation
+        assert f"{DATABASE_NAME}.DIMS.DIM_TITLES" not in changed, relation
+        # Row by row: the refreshed table equals the same model built from scratch.
+        assert scenario.gold["new_file"][relation] == scenario.gold["scratch"][relation]
+        assert scenario.gold["new_file"][relation] != scenario.gold["first"][relation]
+
+
+def test_incremental_silver_equals_a_full_refresh_over_the_same_data(scenario: Scenario) -> None:
+    for relation in SILVER:
+        assert scenario.silver["new_file"][relation] == scenario.silver["full_refresh"][relation], (
+            relation
+        )
+    assert scenario.gold["new_file"] == scenario.gold["full_refresh"]
+
+
+def test_incremental_run_processed_only_the_new_files_rows(scenario: Scenario) -> None:
+    wh = scenario.incremental
+    new_file = str(scenario.new_file.relative_to(wh.generated))
+    stg_mark = scenario.watermarks["STG.stg_fan_interactions"]
+    fact_mark = scenario.watermarks["FACTS.fact_daily_performance"]
+    with wh.session() as session:
+        appended = session.fetchall(
+            "SELECT DISTINCT raw._source_file FROM STG.stg_fan_interactions AS stg "
+            "JOIN RAW.RAW_FAN_INTERACTIONS AS raw USING (_ingest_seq) "
+            "WHERE stg._ingest_seq > ?",
+            [stg_mark],
+        )
+        recomputed_days = session.fetchall(
+            "SELECT title_id, performance_date FROM FACTS.fact_daily_performance "
+            "WHERE _ingest_seq > ? EXCEPT "
+            "SELECT stg.title_id, stg.event_date FROM STG.stg_fan_interactions AS stg "
+            "JOIN RAW.RAW_FAN_INTERACTIONS AS raw USING (_ingest_seq) "
+            "WHERE raw._source_file = ?",
+            [fact_mark, new_file],
+        )
+        new_days = session.scalar(
+            "SELECT COUNT(*) FROM FACTS.fact_daily_performance WHERE _ingest_seq > ?",
+            [fact_mark],
+        )
+    assert appended == [(new_file,)]
+    assert new_days > 0
+    assert recomputed_days == [], "only the days of the new file's interactions are recomputed"
+
+
+def _history_value(warehouse: ReplayedWarehouse, refresh: DynamicTableRefresh, column: str) -> str:
+    with warehouse.session() as session:
+        return session.scalar(
+            f"SELECT CAST({column} AS VARCHAR) FROM GOVERNANCE.DYNAMIC_TABLE_REFRESH_HISTORY "
+            "WHERE QUALIFIED_NAME = ? AND QUERY_ID = ?",
+            [refresh.qualified_name, refresh.query_id],
+        )
+
+
+def test_superseded_box_office_is_recomputed_and_an_emptied_day_deleted(
+    scenario: Scenario,
+) -> None:
+    vanishing, revised = scenario.revisions["vanishing"], scenario.revisions["revised"]
+
+    def daily(label: str, key: tuple) -> list[tuple]:
+        return [
+            row for row in scenario.silver[label]["FACTS.fact_daily_performance"] if row[:2] == key
+        ]
+
+    assert len(daily("no_new_input", vanishing)) == 1
+    assert daily("new_file", vanishing) == [] == daily("full_refresh", vanishing)
+    [before] = daily("no_new_input", revised)
+    [after] = daily("new_file", revised)
+    gross = 11  # box_office_gross_usd
+    assert after[gross] == before[gross] + 1000
+    assert daily("new_file", revised) == daily("full_refresh", revised)
