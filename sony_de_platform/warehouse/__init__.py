@@ -6,19 +6,12 @@ from dagster import EnvVar
 from dagster_snowflake import SnowflakeResource
 
 from sony_de_platform.settings import DATABASE_NAME, Engine, Settings
-from sony_de_platform.warehouse.base import (
-    DynamicTableRefresh,
-    Session,
-    Warehouse,
-    identifier,
-    qualified,
-)
+from sony_de_platform.warehouse.base import Session, Warehouse, identifier, qualified
 from sony_de_platform.warehouse.duckdb import DuckDBWarehouse, WarehouseLockTimeout
 from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
 
 __all__ = [
     "DuckDBWarehouse",
-    "DynamicTableRefresh",
     "Session",
     "SnowflakeWarehouse",
     "Warehouse",
