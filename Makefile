@@ -21,7 +21,7 @@ demo: $(STAMP)  ## generate landing data and materialize every asset on DuckDB, 
 	$(BIN)/sony-de demo --scale $(SCALE)
 
 test: $(STAMP)  ## lint, then the whole test suite
-	$(BIN)/ruff check sony_de_platform sony_de_platform_tests benchmarks
+	$(BIN)/ruff check sony_de_platform sony_de_platform_tests
 	$(BIN)/python -m pytest
 
 dev: $(STAMP)  ## Dagster UI (webserver + daemon) on http://127.0.0.1:3000
