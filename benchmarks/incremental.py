@@ -28,6 +28,7 @@ from benchmarks.harness import (
 from benchmarks.sections import BenchConfig, SectionResult
 from sony_de_platform.demo import generated_landing_data
 from sony_de_platform.settings import DATABASE_NAME
+from sony_de_platform.warehouse.dynamic_tables import dynamic_table_refreshes
 
 NAME = "incremental"
 TARGET_RATIO = 0.2
@@ -61,7 +62,7 @@ def rows_written(
     with warehouse.session() as session:
         refreshes = {
             r.qualified_name: r
-            for r in session.dynamic_table_refreshes(DATABASE_NAME, started)
+            for r in dynamic_table_refreshes(session, DATABASE_NAME, started)
             if r.query_id == run.invocation_id
         }
         for model in models:

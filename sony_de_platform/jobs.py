@@ -1,4 +1,4 @@
-"""Jobs, schedules and the automation sensor that span every area of the medallion."""
+"""Jobs and schedules that span every area of the medallion."""
 
 from __future__ import annotations
 

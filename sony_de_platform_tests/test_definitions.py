@@ -7,13 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import (
-    AssetKey,
-    AutomationConditionSensorDefinition,
-    DefaultScheduleStatus,
-    DefaultSensorStatus,
-    Definitions,
-)
+from dagster import AssetKey, Definitions
 
 from sony_de_platform.definitions import build_definitions
 from sony_de_platform.settings import REPO_ROOT, Settings
@@ -108,25 +102,6 @@ def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:
     assert schedule.job_name == "medallion_full_build"
     job = defs.resolve_job_def(schedule.job_name)
     assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD | ROUTED
-
-
-def test_snapshot_schedule_and_automation_sensor_run_by_default(defs: Definitions) -> None:
-    assert {s.name for s in defs.schedules} == {
-        "daily_medallion_build",
-        "fan_profile_snapshot_every_6_hours",
-    }
-    snapshot = defs.resolve_schedule_def("fan_profile_snapshot_every_6_hours")
-    assert snapshot.default_status == DefaultScheduleStatus.RUNNING
-    assert snapshot.cron_schedule == "30 */6 * * *"
-    job = defs.resolve_job_def(snapshot.job_name)
-    assert set(job.asset_layer.selected_asset_keys) == {AssetKey(["DIMS", "snp_fan_profiles"])}
-
-    # DuckDB: Dagster's automation refreshes the dynamic tables; no Snowflake reporter.
-    assert [s.name for s in defs.sensors] == ["refresh_dynamic_tables_within_target_lag"]
-    sensor = defs.resolve_sensor_def("refresh_dynamic_tables_within_target_lag")
-    assert isinstance(sensor, AutomationConditionSensorDefinition)
-    assert sensor.default_status == DefaultSensorStatus.RUNNING
-    assert sensor.run_tags == {"sony_de/warehouse": "writer"}  # queued with the other writers
 
 
 def test_dbt_command_lines() -> None:

@@ -5,7 +5,6 @@ Snowflake refresh reporter with its SQL recorded on a fake connection."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,10 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetObservation,
+    AutomationConditionSensorDefinition,
     DagsterInstance,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
     SensorResult,
     build_sensor_context,
@@ -29,7 +31,6 @@ from sony_de_platform.settings import Settings, load_settings
 from sony_de_platform.transform.dynamic_tables import TargetLagError, parse_target_lag
 from sony_de_platform.transform.project import build_dbt_project
 from sony_de_platform.transform.sensors import build_dynamic_table_refresh_sensor
-from sony_de_platform.transform.translator import MedallionTranslator
 from sony_de_platform.warehouse.snowflake import SnowflakeSession
 
 FRANCHISE = AssetKey(["STUDIO_OPS", "agg_franchise_performance"])  # target_lag 1 hour
@@ -73,17 +74,42 @@ def test_gold_dynamic_tables_get_a_freshness_policy_from_their_target_lag(
     assert silver.freshness_policy is None and silver.automation_condition is None
 
 
-def test_on_snowflake_dynamic_tables_are_not_refreshed_by_dagster(settings: Settings) -> None:
-    manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
-    manifest["metadata"]["adapter_type"] = "snowflake"
-    translator = MedallionTranslator()
-    for unique_id in (
-        "model.sony_de.agg_franchise_performance",
-        "model.sony_de.agg_fan_lifetime_value",
-    ):
-        spec = translator.get_asset_spec(manifest, unique_id, None)
-        assert spec.freshness_policy is not None
-        assert spec.automation_condition is None
+def test_snapshot_schedule_and_automation_sensor_run_by_default(defs: Definitions) -> None:
+    snapshot = defs.resolve_schedule_def("fan_profile_snapshot_every_6_hours")
+    assert snapshot.default_status == DefaultScheduleStatus.RUNNING
+    assert snapshot.cron_schedule == "30 */6 * * *"
+    job = defs.resolve_job_def(snapshot.job_name)
+    assert set(job.asset_layer.selected_asset_keys) == {AssetKey(["DIMS", "snp_fan_profiles"])}
+
+    sensor = defs.resolve_sensor_def("refresh_dynamic_tables_within_target_lag")
+    assert isinstance(sensor, AutomationConditionSensorDefinition)
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    assert sensor.run_tags == {"sony_de/warehouse": "writer"}  # queued with the other writers
+    # DuckDB: Dagster refreshes the dynamic tables; there is no Snowflake refresh reporter.
+    assert "report_snowflake_dynamic_table_refreshes" not in {s.name for s in defs.sensors}
+
+
+def test_on_snowflake_snowflake_refreshes_and_dagster_reports(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The same code location on Snowflake (parsed for the snowflake target, no account
+    needed): freshness policies stay, no automation refreshes Gold, the reporter runs."""
+    snowflake = load_settings(
+        {
+            "SONY_DE_TARGET": "snowflake",
+            "SNOWFLAKE_ACCOUNT": "xy12345",
+            "SNOWFLAKE_USER": "platform",
+            "SNOWFLAKE_PASSWORD": "not-used",
+            "SONY_DE_DATA_DIR": str(tmp_path_factory.mktemp("sf") / "data"),
+        }
+    )
+    defs = build_definitions(snowflake)
+    graph = defs.resolve_asset_graph()
+    for key in GOLD:
+        assert graph.get(key).freshness_policy is not None, key
+        assert graph.get(key).automation_condition is None, key
+    names = {sensor.name for sensor in defs.sensors}
+    assert "report_snowflake_dynamic_table_refreshes" in names
 
 
 class Clock:
@@ -201,6 +227,7 @@ class FakeSnowflakeWarehouse:
         yield SnowflakeSession(self.connection)
 
 
+# Snowflake's refresh history, read exactly so (the DuckDB twin's table has the same columns).
 REFRESH_HISTORY_SQL = (
     "SELECT QUALIFIED_NAME, STATE, STATE_MESSAGE, REFRESH_ACTION, REFRESH_TRIGGER, "
     "DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME, TARGET_LAG_SEC, STATISTICS, QUERY_ID "

@@ -28,7 +28,7 @@ from benchmarks.harness import (
 from sony_de_platform.settings import DATABASE_NAME
 from sony_de_platform.synthetic import generate_landing_data
 from sony_de_platform.transform.dynamic_tables import parse_target_lag
-from sony_de_platform.warehouse import DynamicTableRefresh
+from sony_de_platform.warehouse.dynamic_tables import DynamicTableRefresh, dynamic_table_refreshes
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +41,7 @@ SILVER = (
     "DIMS.dim_titles",
 )
 GOLD = ("STUDIO_OPS.agg_franchise_performance", "MARKETING.agg_fan_lifetime_value")
+GOLD_MODELS = ("agg_franchise_performance", "agg_fan_lifetime_value")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -57,7 +58,7 @@ def table_identity(warehouse: ReplayedWarehouse, relation: str) -> int:
 def refreshes(warehouse: ReplayedWarehouse, run: DbtRun) -> dict[str, DynamicTableRefresh]:
     """The refresh each Gold table recorded in `run`, by relation."""
     with warehouse.session() as session:
-        rows = session.dynamic_table_refreshes(DATABASE_NAME, EPOCH)
+        rows = dynamic_table_refreshes(session, DATABASE_NAME, EPOCH)
     return {
         relation: refresh
         for relation in GOLD
@@ -146,6 +147,11 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built.snapshot("new_file", wh)
     built.runs["full_refresh"] = wh.dbt("run", *MODELS_ONLY, "--full-refresh")
     built.snapshot("full_refresh", wh)
+
+    # A changed query (the LTV thresholds are project vars): Snowflake replaces the table.
+    built.runs["changed_query"] = wh.dbt(
+        "run", "--select", *GOLD_MODELS, "--vars", "{ltv_high_min_usd: 151}"
+    )
 
     built.scratch.land(files)
     (revision,) = built.revisions["file"]
@@ -279,3 +285,11 @@ def test_superseded_box_office_is_recomputed_and_an_emptied_day_deleted(
     gross = 11  # box_office_gross_usd
     assert after[gross] == before[gross] + 1000
     assert daily("new_file", revised) == daily("full_refresh", revised)
+
+
+def test_a_changed_query_recreates_only_that_dynamic_table(scenario: Scenario) -> None:
+    recorded = refreshes(scenario.incremental, scenario.runs["changed_query"])
+    lifetime_value = recorded["MARKETING.agg_fan_lifetime_value"]
+    franchise = recorded["STUDIO_OPS.agg_franchise_performance"]
+    assert (lifetime_value.refresh_trigger, lifetime_value.refresh_action) == ("CREATION", "FULL")
+    assert (franchise.refresh_trigger, franchise.refresh_action) == ("MANUAL", "NO_DATA")

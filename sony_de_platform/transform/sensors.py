@@ -25,7 +25,8 @@ from dagster_dbt import DbtProject
 from sony_de_platform.settings import Engine
 from sony_de_platform.transform.dynamic_tables import DYNAMIC_TABLE
 from sony_de_platform.transform.translator import MedallionTranslator
-from sony_de_platform.warehouse import DynamicTableRefresh, Warehouse
+from sony_de_platform.warehouse import Warehouse
+from sony_de_platform.warehouse.dynamic_tables import DynamicTableRefresh, dynamic_table_refreshes
 
 REFRESH_SUCCEEDED = "SUCCEEDED"
 FIRST_LOOK_BACK = timedelta(days=1)  # how far back the sensor's first tick reads
@@ -98,7 +99,7 @@ def build_dynamic_table_refresh_sensor(project: DbtProject) -> SensorDefinition:
             else datetime.now(UTC) - FIRST_LOOK_BACK
         )
         with warehouse.session(read_only=True) as session:
-            refreshes = session.dynamic_table_refreshes(warehouse.database, ended_after)
+            refreshes = dynamic_table_refreshes(session, warehouse.database, ended_after)
         events = [
             refresh_event(asset_keys[refresh.qualified_name], refresh)
             for refresh in refreshes

@@ -10,7 +10,6 @@ from dagster import EnvVar, build_resources
 
 from sony_de_platform.settings import Engine, Settings
 from sony_de_platform.warehouse.base import (
-    DynamicTableRefresh,
     Session,
     Warehouse,
     WarehouseBusy,
@@ -24,7 +23,6 @@ from sony_de_platform.warehouse.duckdb import DuckDBWarehouse, WarehouseLockTime
 
 __all__ = [
     "DuckDBWarehouse",
-    "DynamicTableRefresh",
     "Session",
     "SnowflakeWarehouse",
     "Warehouse",

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from dagster import ConfigurableResource, RetryRequested
@@ -49,67 +47,6 @@ class WarehouseUnavailable(RuntimeError):
 
 class WarehouseNotCreated(WarehouseUnavailable):
     """There is no warehouse to read yet (nothing was ever written)."""
-
-
-# Where the DuckDB twin of dynamic tables records refreshes (dbt_project/macros/dynamic_table/);
-# Snowflake keeps them in INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY().
-TWIN_REFRESH_HISTORY = ("GOVERNANCE", "DYNAMIC_TABLE_REFRESH_HISTORY")
-# Columns read from a refresh history, by Snowflake's names, which the twin's table shares.
-REFRESH_HISTORY_COLUMNS = (
-    "QUALIFIED_NAME",
-    "STATE",
-    "STATE_MESSAGE",
-    "REFRESH_ACTION",
-    "REFRESH_TRIGGER",
-    "DATA_TIMESTAMP",
-    "REFRESH_START_TIME",
-    "REFRESH_END_TIME",
-    "TARGET_LAG_SEC",
-    "STATISTICS",
-    "QUERY_ID",
-)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """Aware UTC; a naive value is UTC already (the platform stores UTC wall-clock time)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class DynamicTableRefresh:
-    """One row of a dynamic table's refresh history; times are aware UTC."""
-
-    qualified_name: str
-    state: str
-    state_message: str | None
-    refresh_action: str | None
-    refresh_trigger: str | None
-    data_timestamp: datetime | None
-    refresh_start_time: datetime | None
-    refresh_end_time: datetime | None
-    target_lag_sec: int | None
-    statistics: str | None
-    query_id: str | None
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> DynamicTableRefresh:
-        values = dict(zip(REFRESH_HISTORY_COLUMNS, row, strict=True))
-        lag, statistics = values["TARGET_LAG_SEC"], values["STATISTICS"]
-        return cls(
-            qualified_name=str(values["QUALIFIED_NAME"]).upper(),
-            state=values["STATE"],
-            state_message=values["STATE_MESSAGE"],
-            refresh_action=values["REFRESH_ACTION"],
-            refresh_trigger=values["REFRESH_TRIGGER"],
-            data_timestamp=_as_utc(values["DATA_TIMESTAMP"]),
-            refresh_start_time=_as_utc(values["REFRESH_START_TIME"]),
-            refresh_end_time=_as_utc(values["REFRESH_END_TIME"]),
-            target_lag_sec=None if lag is None else int(lag),
-            statistics=None if statistics is None else str(statistics),
-            query_id=values["QUERY_ID"],
-        )
 
 
 class Session:
@@ -205,12 +142,6 @@ class Session:
 
     def create_table_if_missing(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
         self.execute(self.create_table_sql(table, columns))
-
-    def dynamic_table_refreshes(
-        self, database: str, ended_after: datetime
-    ) -> list[DynamicTableRefresh]:
-        """Completed refreshes of the database's dynamic tables, oldest first."""
-        raise NotImplementedError
 
 
 class Warehouse(ConfigurableResource):

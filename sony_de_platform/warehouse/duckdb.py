@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,12 @@ from pydantic import Field
 
 from sony_de_platform.settings import Engine, dbt_profile_env
 from sony_de_platform.warehouse.base import (
-    REFRESH_HISTORY_COLUMNS,
-    TWIN_REFRESH_HISTORY,
-    DynamicTableRefresh,
     Session,
     Warehouse,
     WarehouseBusy,
     WarehouseNotCreated,
     WarehouseUnavailable,
     identifier,
-    qualified,
 )
 
 log = logging.getLogger(__name__)
@@ -195,20 +190,6 @@ class DuckDBSession(Session):
         finally:
             self.connection.unregister(view)
         return incoming.num_rows
-
-    def dynamic_table_refreshes(
-        self, database: str, ended_after: datetime
-    ) -> list[DynamicTableRefresh]:
-        """The twin's refresh history, written by the dbt `dynamic_table` materialization."""
-        if not self.table_exists(*TWIN_REFRESH_HISTORY):
-            return []
-        rows = self.fetchall(
-            f"SELECT {', '.join(REFRESH_HISTORY_COLUMNS)} "
-            f"FROM {qualified(*TWIN_REFRESH_HISTORY)} "
-            "WHERE DATABASE_NAME = ? AND REFRESH_END_TIME > ? ORDER BY REFRESH_END_TIME",
-            [database, ended_after.astimezone(UTC).replace(tzinfo=None)],
-        )
-        return [DynamicTableRefresh.from_row(row) for row in rows]
 
 
 def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:

@@ -19,15 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from dagster_snowflake import SnowflakeResource
 
 from sony_de_platform.settings import Engine, snowflake_dbt_profile_env
 from sony_de_platform.warehouse.base import (
-    REFRESH_HISTORY_COLUMNS,
-    DynamicTableRefresh,
     Session,
     Warehouse,
     identifier,
@@ -86,21 +83,6 @@ class SnowflakeSession(Session):
             for start in range(0, len(rows), batch):
                 cursor.executemany(sql, rows[start : start + batch])
         return len(rows)
-
-    def dynamic_table_refreshes(
-        self, database: str, ended_after: datetime
-    ) -> list[DynamicTableRefresh]:
-        """Snowflake's own record of the refreshes it ran (it keeps seven days of them)."""
-        rows = self.fetchall(
-            f"SELECT {', '.join(REFRESH_HISTORY_COLUMNS)} "
-            "FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY("
-            "DATA_TIMESTAMP_START => DATEADD('day', -7, CURRENT_TIMESTAMP()), "
-            "RESULT_LIMIT => 10000)) "
-            "WHERE DATABASE_NAME = ? AND REFRESH_END_TIME > TO_TIMESTAMP_TZ(?) "
-            "ORDER BY REFRESH_END_TIME",
-            [database, ended_after.astimezone(UTC).isoformat()],
-        )
-        return [DynamicTableRefresh.from_row(row) for row in rows]
 
 
 class SnowflakeWarehouse(Warehouse):
