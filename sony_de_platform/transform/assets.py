@@ -14,6 +14,11 @@ from sony_de_platform.transform.test_results import record_test_results, test_re
 from sony_de_platform.transform.translator import MedallionTranslator
 from sony_de_platform.warehouse import Warehouse
 
+# A test runs in the step that builds one of its parents and can reach all of them (dbt
+# "buildable"): a Gold test that also reads a Silver model runs with Gold, not before it.
+TEST_SELECTION_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
+SILVER_SELECTION = "path:models/silver"
+GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
 
 
@@ -25,6 +30,7 @@ def _run_dbt(
 ) -> Iterator[Any]:
     """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
     os.environ.update(warehouse.dbt_profile_env())  # profiles.yml reads env_var only
+    os.environ.update(TEST_SELECTION_ENV)
     with warehouse.exclusive_writer(f"dbt {args[0]}"):
         invocation: DbtCliInvocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
@@ -60,14 +66,25 @@ def _dbt_asset(
 
 
 def build_dbt_assets(project: DbtProject, engine: Engine) -> list[AssetsDefinition]:
-    """Models (Silver, Gold, with their tests) and the SCD2 snapshot, as two dbt steps."""
+    """Silver models, Gold models and the SCD2 snapshot, as three dbt steps.
+
+    Silver and Gold are separate steps so that Silver's blocking checks (data metric
+    functions, ERROR dbt tests) run between them: Gold is never built on bad Silver data.
+    """
     return [
         _dbt_asset(
             project,
             engine,
-            "medallion_dbt_models",
-            "Staging views, dimensions and facts (Silver), aggregates (Gold), with tests.",
-            exclude=SNAPSHOT_SELECTION,
+            "silver_dbt_models",
+            "Staging views, dimensions and facts (Silver), with their tests.",
+            select=SILVER_SELECTION,
+        ),
+        _dbt_asset(
+            project,
+            engine,
+            "gold_dbt_models",
+            "Aggregates (Gold), with their tests; built once Silver's blocking checks pass.",
+            select=GOLD_SELECTION,
         ),
         _dbt_asset(
             project,
