@@ -7,6 +7,7 @@ from dagster_dbt import DbtCliResource
 
 from sony_de_platform.bronze.assets import LandingZone, build_bronze_assets
 from sony_de_platform.jobs import daily_medallion_build_schedule, medallion_full_build_job
+from sony_de_platform.quality.area import build_quality_area
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
 from sony_de_platform.transform.project import (
@@ -22,14 +23,16 @@ def build_definitions(settings: Settings) -> Definitions:
     ensure_manifest(project, settings)
     # DuckDB has one writer per file: steps run one after another in the run's process.
     executor = in_process_executor if settings.engine is Engine.DUCKDB else multiprocess_executor
+    assets = [*build_bronze_assets(settings.engine), *build_dbt_assets(project, settings.engine)]
+    quality = build_quality_area(settings, assets)
     return Definitions(
-        assets=[
-            *build_bronze_assets(settings.engine),
-            *build_dbt_assets(project, settings.engine),
-        ],
+        assets=assets,
+        asset_checks=quality.asset_checks,
         jobs=[medallion_full_build_job],
-        schedules=[daily_medallion_build_schedule],
+        schedules=[daily_medallion_build_schedule, *quality.schedules],
+        sensors=quality.sensors,
         resources={
+            **quality.resources,
             "warehouse": build_warehouse(settings),
             "landing": LandingZone(path=str(settings.landing_dir)),
             "dbt": DbtCliResource(

@@ -48,6 +48,19 @@ SNOWFLAKE_OPTIONAL_VARS: Mapping[str, str] = {
 }
 SNOWFLAKE_SECRET_FIELDS = frozenset({"password", "private_key_password"})
 
+# On-call alerts for failing checks. The webhook URL (Slack's carries a token) and the
+# PagerDuty routing key are secrets: only their variable names are kept, Dagster resolves them.
+ALERT_WEBHOOK_URL_VAR = "SONY_DE_ALERT_WEBHOOK_URL"
+PAGERDUTY_ROUTING_KEY_VAR = "SONY_DE_PAGERDUTY_ROUTING_KEY"
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+class AlertFormat(StrEnum):
+    """What the alert webhook receives."""
+
+    SLACK = "slack"  # Slack-compatible JSON (incoming webhooks, and most chat tools)
+    PAGERDUTY = "pagerduty"  # PagerDuty Events API v2
+
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable and the fix."""
@@ -65,6 +78,11 @@ class Settings:
     lock_timeout_seconds: float = 600.0
     snowflake_vars: Mapping[str, str] = field(default_factory=dict)
     snowflake_values: Mapping[str, str] = field(default_factory=dict)
+    alert_webhook_url_var: str | None = None
+    alert_format: AlertFormat = AlertFormat.SLACK
+    pagerduty_routing_key_var: str | None = None
+    alert_suppression_minutes: float = 60.0
+    dagster_url: str = "http://127.0.0.1:3000"
 
     @property
     def dbt_target(self) -> str:
@@ -137,6 +155,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{DATABASE_NAME}); point it at <folder>/{DUCKDB_FILE_NAME}"
         )
 
+    raw_format = env.get("SONY_DE_ALERT_FORMAT", AlertFormat.SLACK.value).strip().lower()
+    try:
+        alert_format = AlertFormat(raw_format)
+    except ValueError:
+        choices = ", ".join(f.value for f in AlertFormat)
+        raise SettingsError(
+            f"SONY_DE_ALERT_FORMAT={raw_format!r} is not an alert format; use one of: {choices}"
+        ) from None
+    if alert_format is AlertFormat.PAGERDUTY and not env.get(PAGERDUTY_ROUTING_KEY_VAR):
+        raise SettingsError(
+            f"SONY_DE_ALERT_FORMAT=pagerduty needs {PAGERDUTY_ROUTING_KEY_VAR} (the integration's "
+            "routing key of your PagerDuty service)"
+        )
+    suppression_text = env.get("SONY_DE_ALERT_SUPPRESSION_MINUTES", "60")
+    try:
+        suppression = float(suppression_text)
+    except ValueError:
+        raise SettingsError(
+            f"SONY_DE_ALERT_SUPPRESSION_MINUTES={suppression_text!r} is not a number of minutes"
+        ) from None
+
     return Settings(
         engine=engine,
         data_dir=data_dir,
@@ -146,6 +185,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         lock_timeout_seconds=lock_timeout,
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
+        alert_webhook_url_var=ALERT_WEBHOOK_URL_VAR if env.get(ALERT_WEBHOOK_URL_VAR) else None,
+        alert_format=alert_format,
+        pagerduty_routing_key_var=(
+            PAGERDUTY_ROUTING_KEY_VAR if env.get(PAGERDUTY_ROUTING_KEY_VAR) else None
+        ),
+        alert_suppression_minutes=suppression,
+        dagster_url=env.get("SONY_DE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
     )
 
 
