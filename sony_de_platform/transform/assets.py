@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetsDefinition
@@ -22,6 +23,22 @@ GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
 
 
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for one dbt invocation, then restore them, so that one
+    run's warehouse path never leaks into what the process (or its children) does next."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _run_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
@@ -29,9 +46,9 @@ def _run_dbt(
     args: list[str],
 ) -> Iterator[Any]:
     """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
-    os.environ.update(warehouse.dbt_profile_env())  # profiles.yml reads env_var only
-    os.environ.update(TEST_SELECTION_ENV)
-    with warehouse.exclusive_writer(f"dbt {args[0]}"):
+    # profiles.yml reads env_var only; dagster-dbt hands dbt this process's environment
+    environment = {**warehouse.dbt_profile_env(), **TEST_SELECTION_ENV}
+    with _environment(environment), warehouse.exclusive_writer(f"dbt {args[0]}"):
         invocation: DbtCliInvocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
         run_results = invocation.get_artifact("run_results.json")
