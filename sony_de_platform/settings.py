@@ -81,7 +81,7 @@ class Settings:
     alert_webhook_url_var: str | None = None
     alert_format: AlertFormat = AlertFormat.SLACK
     pagerduty_routing_key_var: str | None = None
-    alert_suppression_minutes: float = 60.0
+    alert_suppression_seconds: float = 3600.0
     dagster_url: str = "http://127.0.0.1:3000"
 
     @property
@@ -110,6 +110,19 @@ def _path(environ: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: float = 0) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={text!r} must be at least {minimum:g} seconds")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `environ` (the process environment by default)."""
     env = os.environ if environ is None else environ
@@ -123,13 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ) from None
 
     data_dir = _path(env, "SONY_DE_DATA_DIR", REPO_ROOT / "data")
-    timeout_text = env.get("SONY_DE_LOCK_TIMEOUT_SECONDS", "600")
-    try:
-        lock_timeout = float(timeout_text)
-    except ValueError:
-        raise SettingsError(
-            f"SONY_DE_LOCK_TIMEOUT_SECONDS={timeout_text!r} is not a number of seconds"
-        ) from None
+    lock_timeout = _seconds(env, "SONY_DE_LOCK_TIMEOUT_SECONDS", 600.0)
 
     snowflake_vars: dict[str, str] = {}
     snowflake_values: dict[str, str] = {}
@@ -155,26 +162,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{DATABASE_NAME}); point it at <folder>/{DUCKDB_FILE_NAME}"
         )
 
-    raw_format = env.get("SONY_DE_ALERT_FORMAT", AlertFormat.SLACK.value).strip().lower()
-    try:
-        alert_format = AlertFormat(raw_format)
-    except ValueError:
-        choices = ", ".join(f.value for f in AlertFormat)
+    alert_format_text = env.get("SONY_DE_ALERT_FORMAT", AlertFormat.SLACK.value).strip().lower()
+    if alert_format_text not in {f.value for f in AlertFormat}:
         raise SettingsError(
-            f"SONY_DE_ALERT_FORMAT={raw_format!r} is not an alert format; use one of: {choices}"
-        ) from None
+            f"SONY_DE_ALERT_FORMAT={alert_format_text!r} is not an alert format; use one of: "
+            + ", ".join(f.value for f in AlertFormat)
+        )
+    alert_format = AlertFormat(alert_format_text)
     if alert_format is AlertFormat.PAGERDUTY and not env.get(PAGERDUTY_ROUTING_KEY_VAR):
         raise SettingsError(
             f"SONY_DE_ALERT_FORMAT=pagerduty needs {PAGERDUTY_ROUTING_KEY_VAR} (the integration's "
             "routing key of your PagerDuty service)"
         )
-    suppression_text = env.get("SONY_DE_ALERT_SUPPRESSION_MINUTES", "60")
-    try:
-        suppression = float(suppression_text)
-    except ValueError:
-        raise SettingsError(
-            f"SONY_DE_ALERT_SUPPRESSION_MINUTES={suppression_text!r} is not a number of minutes"
-        ) from None
+    suppression = _seconds(env, "SONY_DE_ALERT_SUPPRESSION_SECONDS", 3600.0)
 
     return Settings(
         engine=engine,
@@ -190,7 +190,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pagerduty_routing_key_var=(
             PAGERDUTY_ROUTING_KEY_VAR if env.get(PAGERDUTY_ROUTING_KEY_VAR) else None
         ),
-        alert_suppression_minutes=suppression,
+        alert_suppression_seconds=suppression,
         dagster_url=env.get("SONY_DE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
     )
 

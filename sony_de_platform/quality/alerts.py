@@ -190,8 +190,8 @@ class OnCallAlerts(ConfigurableResource):
     dagster_url: str = Field(
         default="http://127.0.0.1:3000", description="Dagster UI, for run links."
     )
-    suppression_minutes: float = Field(
-        default=60.0, description="No re-alert of a failing check within."
+    suppression_seconds: float = Field(
+        default=3600.0, description="A failing check is not re-alerted within this window."
     )
     attempts: int = Field(default=4, description="Delivery attempts per alert and sensor tick.")
     backoff_seconds: float = Field(default=0.5, description="First retry delay; doubles each time.")

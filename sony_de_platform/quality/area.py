@@ -44,7 +44,7 @@ def on_call_alerts(settings: Settings) -> OnCallAlerts:
             else None
         ),
         dagster_url=settings.dagster_url,
-        suppression_minutes=settings.alert_suppression_minutes,
+        suppression_seconds=settings.alert_suppression_seconds,
     )
 
 

@@ -7,7 +7,7 @@ On Snowflake the step first deploys the table's DMFs (idempotent, and needed aft
 dbt rebuild: CREATE OR REPLACE drops attachments).
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,12 +42,28 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
+def warehouse_check_step(
+    specs: Sequence[AssetCheckSpec], name: str, description: str, engine: Engine
+) -> Callable[[Callable[..., Any]], AssetChecksDefinition]:
+    """A step of SQL checks on the warehouse: subsettable, in the writer pool on DuckDB."""
+    return multi_asset_check(
+        specs=specs,
+        name=name,
+        description=description,
+        can_subset=True,
+        compute_kind="sql",
+        pool=WAREHOUSE_POOL if engine is Engine.DUCKDB else None,
+    )
+
+
+def value_metadata(value: float | None, missing: str = "no value") -> MetadataValue:
+    return MetadataValue.float(value) if value is not None else MetadataValue.text(missing)
+
+
 def result_metadata(measurement: Measurement, database: str) -> dict[str, Any]:
     attachment = measurement.attachment
     metadata: dict[str, Any] = {
-        "value": MetadataValue.float(measurement.value)
-        if measurement.value is not None
-        else MetadataValue.text("no value"),
+        "value": value_metadata(measurement.value),
         "expectation": attachment.expectation.text,
         "measurement_time": MetadataValue.timestamp(_utc(measurement.measured_at)),
         "dmf": attachment.function.qualified_name,
@@ -60,9 +76,7 @@ def result_metadata(measurement: Measurement, database: str) -> dict[str, Any]:
     }
     recorded = measurement.latest_recorded
     if recorded is not None and recorded.measurement_time is not None:
-        metadata["latest_recorded_value"] = (
-            MetadataValue.float(recorded.value) if recorded.value is not None else "no value"
-        )
+        metadata["latest_recorded_value"] = value_metadata(recorded.value)
         metadata["latest_recorded_at"] = MetadataValue.timestamp(_utc(recorded.measurement_time))
     return metadata
 
@@ -112,13 +126,11 @@ def build_table_checks(
         for attachment in attachments
     ]
 
-    @multi_asset_check(
-        specs=specs,
-        name=f"data_metrics_{schema.lower()}_{table.lower()}",
-        description=f"Data Metric Functions attached to {schema}.{table}.",
-        can_subset=True,
-        compute_kind="sql",
-        pool=WAREHOUSE_POOL if engine is Engine.DUCKDB else None,
+    @warehouse_check_step(
+        specs,
+        f"data_metrics_{schema.lower()}_{table.lower()}",
+        f"Data Metric Functions attached to {schema}.{table}.",
+        engine,
     )
     def _evaluate(
         context: AssetCheckExecutionContext, warehouse: Warehouse

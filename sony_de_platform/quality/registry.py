@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -435,12 +435,3 @@ def load_registry(path: Path = REGISTRY_FILE) -> Registry:
     except yaml.YAMLError as error:
         raise RegistryError(f"{path}: not valid YAML: {error}") from None
     return parse_registry(document or {}, path)
-
-
-def attachments_by_table(
-    attachments: Sequence[Attachment],
-) -> dict[tuple[str, str], list[Attachment]]:
-    grouped: dict[tuple[str, str], list[Attachment]] = {}
-    for attachment in attachments:
-        grouped.setdefault((attachment.schema, attachment.table), []).append(attachment)
-    return grouped

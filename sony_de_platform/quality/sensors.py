@@ -41,6 +41,7 @@ ALERT_SENSOR = "data_quality_alerts"
 HISTORY_PER_TICK = 50  # evaluations read per check and tick
 LEDGER_LOCK_SECONDS = 5.0  # a tick never waits long behind a dbt run holding the writer lock
 RETRY_FOR = timedelta(hours=24)  # undelivered alerts are retried this long, then dropped
+MAX_UNRECORDED = 1000  # alert rows kept in the cursor while the warehouse is unreachable
 PLANNED, FAILED = "PLANNED", "FAILED"  # statuses of the instance's check execution records
 
 
@@ -59,7 +60,11 @@ class AlertState:
 
     @classmethod
     def from_cursor(cls, cursor: str | None) -> "AlertState":
-        return cls(**json.loads(cursor)) if cursor else cls()
+        """The state in `cursor`; an unreadable cursor starts afresh rather than crashing."""
+        try:
+            return cls(**json.loads(cursor)) if cursor else cls()
+        except (ValueError, TypeError):
+            return cls()
 
     def to_cursor(self) -> str:
         return json.dumps(self.__dict__, default=str, sort_keys=True)
@@ -148,7 +153,7 @@ def decide(
 ) -> tuple[list[Alert], list[str]]:
     """Alerts to send: a trigger per failing check unless alerted within the suppression
     window, a resolve when an alerted check passes. Also returns the suppressed checks."""
-    window = timedelta(minutes=alerts.suppression_minutes)
+    window = timedelta(seconds=alerts.suppression_seconds)
     to_send: list[Alert] = []
     suppressed: list[str] = []
     for record in records:
@@ -207,8 +212,15 @@ def data_quality_alerts(
         context.log.info(f"{alert.action.value} {alert.check_key}: {delivery.status.value}")
         if delivery.status is DeliveryStatus.FAILED:
             state.undelivered.append(alert.as_dict())
-        state.unrecorded.append(alert_row(alert, delivery))
+        if alert in to_send or delivery.status is DeliveryStatus.DELIVERED:
+            state.unrecorded.append(alert_row(alert, delivery))  # a retry logs its success only
 
+    if len(state.unrecorded) > MAX_UNRECORDED:
+        context.log.warning(
+            f"GOVERNANCE.ALERTS unreachable for long: dropping the oldest "
+            f"{len(state.unrecorded) - MAX_UNRECORDED} unrecorded alert rows"
+        )
+        state.unrecorded = state.unrecorded[-MAX_UNRECORDED:]
     if state.unrecorded:
         try:
             with _quick_writer(warehouse).session() as session:

@@ -18,11 +18,11 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     MetadataValue,
-    multi_asset_check,
 )
 
-from sony_de_platform.bronze.assets import WAREHOUSE_POOL, bronze_asset_key
+from sony_de_platform.bronze.assets import bronze_asset_key
 from sony_de_platform.bronze.feeds import FEEDS, LEDGER_TABLE, RAW_SCHEMA, Feed
+from sony_de_platform.quality.checks import value_metadata, warehouse_check_step
 from sony_de_platform.settings import Engine
 from sony_de_platform.warehouse import Session, Warehouse, qualified
 
@@ -105,8 +105,8 @@ def build_volume_checks(engine: Engine) -> AssetChecksDefinition:
     """One WARN check per Bronze feed, run after its load (not blocking: Bronze keeps all)."""
     feeds = {bronze_asset_key(feed): feed for feed in FEEDS}
 
-    @multi_asset_check(
-        specs=[
+    @warehouse_check_step(
+        [
             AssetCheckSpec(
                 VOLUME_CHECK,
                 asset=key,
@@ -124,11 +124,9 @@ def build_volume_checks(engine: Engine) -> AssetChecksDefinition:
             )
             for key, feed in feeds.items()
         ],
-        name="bronze_load_volume",
-        description="Bronze loads judged against their recent history (RAW.LOAD_LEDGER).",
-        can_subset=True,
-        compute_kind="sql",
-        pool=WAREHOUSE_POOL if engine is Engine.DUCKDB else None,
+        "bronze_load_volume",
+        "Bronze loads judged against their recent history (RAW.LOAD_LEDGER).",
+        engine,
     )
     def _judge(
         context: AssetCheckExecutionContext, warehouse: Warehouse
@@ -147,9 +145,7 @@ def build_volume_checks(engine: Engine) -> AssetChecksDefinition:
                 passed=verdict.passed,
                 severity=AssetCheckSeverity.WARN,
                 metadata={
-                    "value": MetadataValue.float(verdict.rows_per_file)
-                    if verdict.rows_per_file is not None
-                    else MetadataValue.text("no load"),
+                    "value": value_metadata(verdict.rows_per_file, "no load"),
                     "expectation": verdict.expectation,
                     "reason": verdict.reason,
                     "baseline_files": verdict.baseline_files,
