@@ -17,6 +17,7 @@ from sony_de_platform.jobs import (
     medallion_full_build_job,
     refresh_within_target_lag_sensor,
 )
+from sony_de_platform.quality.area import build_quality_area
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
 from sony_de_platform.transform.project import (
@@ -38,22 +39,29 @@ def build_definitions(settings: Settings) -> Definitions:
         *build_routing_assets(settings.engine),
         *build_dbt_assets(project, settings.engine),
     ]
+    quality = build_quality_area(settings, assets)
     return Definitions(
         assets=assets,
-        asset_checks=[build_pii_isolation_checks(assets)],
+        asset_checks=[build_pii_isolation_checks(assets), *quality.asset_checks],
         jobs=[
             medallion_full_build_job,
             fan_profile_snapshot_job,
             *CDC_JOBS,
             *build_governance_jobs(settings),
         ],
-        schedules=[daily_medallion_build_schedule, fan_profile_snapshot_schedule],
+        schedules=[
+            daily_medallion_build_schedule,
+            fan_profile_snapshot_schedule,
+            *quality.schedules,
+        ],
         sensors=[
             *build_cdc_sensors(settings),
             refresh_within_target_lag_sensor,
             *build_transform_sensors(project, settings.engine),
+            *quality.sensors,
         ],
         resources={
+            **quality.resources,
             "warehouse": build_warehouse(settings),
             "landing": LandingZone(
                 path=str(settings.landing_dir), settle_seconds=settings.landing_settle_seconds

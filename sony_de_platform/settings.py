@@ -52,6 +52,19 @@ SNOWFLAKE_OPTIONAL_VARS: Mapping[str, str] = {
 SNOWFLAKE_SECRET_FIELDS = frozenset({"password", "private_key_password"})
 _UNQUOTED_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
+# On-call alerts for failing checks. The webhook URL (Slack's carries a token) and the
+# PagerDuty routing key are secrets: only their variable names are kept, Dagster resolves them.
+ALERT_WEBHOOK_URL_VAR = "SONY_DE_ALERT_WEBHOOK_URL"
+PAGERDUTY_ROUTING_KEY_VAR = "SONY_DE_PAGERDUTY_ROUTING_KEY"
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+class AlertFormat(StrEnum):
+    """What the alert webhook receives."""
+
+    SLACK = "slack"  # Slack-compatible JSON (incoming webhooks, and most chat tools)
+    PAGERDUTY = "pagerduty"  # PagerDuty Events API v2
+
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable and the fix."""
@@ -76,6 +89,11 @@ class Settings:
     # `sony-de snowflake deploy --dry-run` prints the script without any credential.
     snowflake_database: str = DATABASE_NAME
     snowflake_warehouse: str = DEFAULT_SNOWFLAKE_WAREHOUSE
+    alert_webhook_url_var: str | None = None
+    alert_format: AlertFormat = AlertFormat.SLACK
+    pagerduty_routing_key_var: str | None = None
+    alert_suppression_seconds: float = 3600.0
+    dagster_url: str = "http://127.0.0.1:3000"
 
     @property
     def dbt_target(self) -> str:
@@ -178,6 +196,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{DATABASE_NAME}); point it at <folder>/{DUCKDB_FILE_NAME}"
         )
 
+    alert_format_text = env.get("SONY_DE_ALERT_FORMAT", AlertFormat.SLACK.value).strip().lower()
+    if alert_format_text not in {f.value for f in AlertFormat}:
+        raise SettingsError(
+            f"SONY_DE_ALERT_FORMAT={alert_format_text!r} is not an alert format; use one of: "
+            + ", ".join(f.value for f in AlertFormat)
+        )
+    alert_format = AlertFormat(alert_format_text)
+    if alert_format is AlertFormat.PAGERDUTY and not env.get(PAGERDUTY_ROUTING_KEY_VAR):
+        raise SettingsError(
+            f"SONY_DE_ALERT_FORMAT=pagerduty needs {PAGERDUTY_ROUTING_KEY_VAR} (the integration's "
+            "routing key of your PagerDuty service)"
+        )
+    suppression = _seconds(env, "SONY_DE_ALERT_SUPPRESSION_SECONDS", 3600.0)
+
     return Settings(
         engine=engine,
         snowflake_database=_object_name(env, "SNOWFLAKE_DATABASE", DATABASE_NAME),
@@ -194,6 +226,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         landing_settle_seconds=_seconds(env, "SONY_DE_LANDING_SETTLE_SECONDS", 5.0),
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
+        alert_webhook_url_var=ALERT_WEBHOOK_URL_VAR if env.get(ALERT_WEBHOOK_URL_VAR) else None,
+        alert_format=alert_format,
+        pagerduty_routing_key_var=(
+            PAGERDUTY_ROUTING_KEY_VAR if env.get(PAGERDUTY_ROUTING_KEY_VAR) else None
+        ),
+        alert_suppression_seconds=suppression,
+        dagster_url=env.get("SONY_DE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
     )
 
 

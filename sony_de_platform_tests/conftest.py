@@ -3,7 +3,10 @@ a Snowflake wire-compatible server on loopback."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,50 @@ def warehouse(settings: Settings) -> DuckDBWarehouse:
 def fakesnow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeSnowflake]:
     """fakesnow on 127.0.0.1 for the session; its databases are shared by every test."""
     server = FakeSnowflake(tmp_path_factory.mktemp("fakesnow"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class Webhook:
+    """An HTTP server on 127.0.0.1 that records JSON POSTs; `fail_next` answers 503 first."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.paths: list[str] = []
+        self.fail_next = 0
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if webhook.fail_next > 0:
+                    webhook.fail_next -= 1
+                    self.send_response(503)
+                else:
+                    webhook.received.append(json.loads(body))
+                    webhook.paths.append(self.path)
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/T000/SECRET-TOKEN"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    server = Webhook()
     try:
         yield server
     finally:

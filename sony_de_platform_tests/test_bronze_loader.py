@@ -226,7 +226,7 @@ def test_writer_lock_makes_a_second_writer_wait(warehouse: DuckDBWarehouse) -> N
     holder = ctx.Process(target=_hold_writer, args=(warehouse.path, ready, release))
     holder.start()
     try:
-        assert ready.wait(30)
+        assert ready.wait(120)  # a spawned interpreter imports Dagster: slow on a busy machine
         impatient = DuckDBWarehouse(path=warehouse.path, lock_timeout_seconds=0.5)
         with (
             pytest.raises(TimeoutError, match="still being written by .*holding for a test"),

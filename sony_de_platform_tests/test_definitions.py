@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, Definitions
+from dagster import AssetCheckKey, AssetKey, Definitions
 
 from sony_de_platform.definitions import build_definitions
+from sony_de_platform.quality.registry import load_registry
 from sony_de_platform.settings import REPO_ROOT, Settings
 from sony_de_platform.transform.cli_args import DbtRunConfig, dbt_build_args
 
@@ -94,6 +95,33 @@ def test_dbt_tests_are_asset_checks_on_their_models(defs: Definitions) -> None:
         checked_assets
     )
     assert checked_assets <= BRONZE | SILVER | GOLD | ROUTED
+
+
+def test_dmf_checks_are_named_after_the_dmf_and_block_gold_on_silver_errors(
+    defs: Definitions,
+) -> None:
+    graph = defs.resolve_asset_graph()
+    registry = load_registry()
+    for attachment in registry.attachments:
+        key = AssetCheckKey(AssetKey([attachment.schema, attachment.table]), attachment.check_name)
+        assert key in graph.asset_check_keys, attachment.label
+        silver_error = attachment.schema in {"STG", "DIMS", "FACTS"} and (
+            attachment.severity.value == "ERROR"
+        )
+        assert graph.get(key).blocking is silver_error, attachment.label
+    volume = {k.asset_key for k in graph.asset_check_keys if k.name == "load_volume_within_history"}
+    assert volume == BRONZE
+
+
+def test_hourly_schedule_evaluates_every_dmf_and_the_alert_sensor_runs(defs: Definitions) -> None:
+    schedule = defs.resolve_schedule_def("hourly_data_metric_functions")
+    assert schedule.cron_schedule == "0 * * * *"
+    job = defs.resolve_job_def(schedule.job_name)
+    checks = job.asset_layer.asset_graph.asset_check_keys
+    assert {(c.asset_key.path[0], c.asset_key.path[1], c.name) for c in checks} == {
+        (a.schema, a.table, a.check_name) for a in load_registry().attachments
+    }
+    assert defs.resolve_sensor_def("data_quality_alerts").default_status.value == "RUNNING"
 
 
 def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:

@@ -97,6 +97,8 @@ def test_demo_prints_key_stats_and_keeps_scd2_history(tmp_path: Path) -> None:
     ]
     configured, passing = map(int, re.findall(r"\d+", table["dbt Tests"]))
     assert configured == passing >= 37
+    dmf_passing, dmf_total = map(int, re.findall(r"\d+", table["DMF Checks"]))
+    assert table["DMF Checks"].endswith("Passing") and dmf_passing == dmf_total >= 6
 
     generated = data_dir / "generated" / f"scale-{SCALE:g}-seed-{SEED}"
     manifest = json.loads((generated / "_manifest.json").read_text())

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from sony_de_platform.bronze.feeds import FEEDS, RAW_SCHEMA
+from sony_de_platform.quality.measurement import latest_dmf_outcome
 from sony_de_platform.settings import Settings
 from sony_de_platform.transform.project import build_dbt_project
 from sony_de_platform.transform.test_results import (
@@ -118,8 +119,10 @@ def compute_key_stats(
     )
 
 
-def current_key_stats(settings: Settings, dmf_outcome: tuple[int, int] = (0, 0)) -> KeyStats:
-    """Key Stats of the configured warehouse, with the dbt project's configured tests."""
+def current_key_stats(settings: Settings, dmf_outcome: tuple[int, int] | None = None) -> KeyStats:
+    """Key Stats of the configured warehouse, with the dbt project's configured tests; the
+    DMF outcome is read from the data-quality results unless given."""
     manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
     with open_warehouse(settings) as warehouse, warehouse.session(read_only=True) as session:
-        return compute_key_stats(session, configured_data_tests(manifest), dmf_outcome)
+        outcome = dmf_outcome if dmf_outcome is not None else latest_dmf_outcome(session)
+        return compute_key_stats(session, configured_data_tests(manifest), outcome)

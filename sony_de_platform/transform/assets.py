@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetsDefinition
@@ -14,7 +15,28 @@ from sony_de_platform.transform.test_results import record_test_results, test_re
 from sony_de_platform.transform.translator import MedallionTranslator
 from sony_de_platform.warehouse import Warehouse, retry_when_busy
 
+# A test runs in the step that builds one of its parents and can reach all of them (dbt
+# "buildable"): a Gold test that also reads a Silver model runs with Gold, not before it.
+TEST_SELECTION_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
+SILVER_SELECTION = "path:models/silver"
+GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for one dbt invocation, then restore them, so that one
+    run's warehouse path never leaks into what the process (or its children) does next."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _run_dbt(
@@ -24,8 +46,10 @@ def _run_dbt(
     args: list[str],
 ) -> Iterator[Any]:
     """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
-    os.environ.update(warehouse.dbt_profile_env())  # profiles.yml reads env_var only
+    # profiles.yml reads env_var only; dagster-dbt hands dbt this process's environment
+    environment = {**warehouse.dbt_profile_env(), **TEST_SELECTION_ENV}
     with (
+        _environment(environment),
         retry_when_busy(warehouse, context),
         warehouse.exclusive_writer(f"dbt {args[0]}", on_wait=context.log.info),
     ):
@@ -63,14 +87,25 @@ def _dbt_asset(
 
 
 def build_dbt_assets(project: DbtProject, engine: Engine) -> list[AssetsDefinition]:
-    """Models (Silver, Gold, with their tests) and the SCD2 snapshot, as two dbt steps."""
+    """Silver models, Gold models and the SCD2 snapshot, as three dbt steps.
+
+    Silver and Gold are separate steps so that Silver's blocking checks (data metric
+    functions, ERROR dbt tests) run between them: Gold is never built on bad Silver data.
+    """
     return [
         _dbt_asset(
             project,
             engine,
-            "medallion_dbt_models",
-            "Staging views, dimensions and facts (Silver), aggregates (Gold), with tests.",
-            exclude=SNAPSHOT_SELECTION,
+            "silver_dbt_models",
+            "Staging views, dimensions and facts (Silver), with their tests.",
+            select=SILVER_SELECTION,
+        ),
+        _dbt_asset(
+            project,
+            engine,
+            "gold_dbt_models",
+            "Aggregates (Gold), with their tests; built once Silver's blocking checks pass.",
+            select=GOLD_SELECTION,
         ),
         _dbt_asset(
             project,

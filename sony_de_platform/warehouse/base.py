@@ -143,6 +143,19 @@ class Session:
     def create_table_if_missing(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
         self.execute(self.create_table_sql(table, columns))
 
+    def ensure_table(
+        self, schema: str, table: str, columns: Sequence[tuple[str, str]]
+    ) -> list[str]:
+        """Create the schema and the table (name, type pairs) if missing; returns the DDL."""
+        body = ", ".join(f"{identifier(name)} {sql_type}" for name, sql_type in columns)
+        statements = [
+            f"CREATE SCHEMA IF NOT EXISTS {identifier(schema)}",
+            f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} ({body})",
+        ]
+        for statement in statements:
+            self.execute(statement)
+        return statements
+
 
 class Warehouse(ConfigurableResource):
     """A Dagster resource that opens sessions on the platform's warehouse."""

@@ -1,0 +1,178 @@
+"""The DMF registry: its contents, its validation, Snowflake's expectation grammar, and the
+DuckDB twin of DMF evaluation (bodies, system DMF semantics, the results table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sony_de_platform.quality.registry import (
+    Expectation,
+    RegistryError,
+    load_registry,
+    parse_registry,
+)
+from sony_de_platform.settings import Engine
+from sony_de_platform.warehouse import DuckDBWarehouse
+from sony_de_platform.warehouse.data_metrics import DATA_METRIC_ENGINES, MetricCall
+
+# SNOWFLAKE.LOCAL.DATA_QUALITY_MONITORING_RESULTS, as documented by Snowflake
+# (docs.snowflake.com/en/sql-reference/local/data_quality_monitoring_results).
+SNOWFLAKE_RESULTS_COLUMNS = [
+    "SCHEDULED_TIME",
+    "CHANGE_COMMIT_TIME",
+    "MEASUREMENT_TIME",
+    "TABLE_ID",
+    "TABLE_NAME",
+    "TABLE_SCHEMA",
+    "TABLE_DATABASE",
+    "METRIC_ID",
+    "METRIC_NAME",
+    "METRIC_SCHEMA",
+    "METRIC_DATABASE",
+    "METRIC_RETURN_TYPE",
+    "ARGUMENT_IDS",
+    "ARGUMENT_TYPES",
+    "ARGUMENT_NAMES",
+    "REFERENCE_ID",
+    "VALUE",
+]
+SILVER_GOLD_SCHEMAS = {"STG", "DIMS", "FACTS", "STUDIO_OPS", "MARKETING"}
+DUCKDB = DATA_METRIC_ENGINES[Engine.DUCKDB]
+
+
+def test_registry_defines_the_demo_dmfs_on_silver_and_gold() -> None:
+    registry = load_registry()
+    custom = {f.name: f for f in registry.custom_functions}
+    assert {"VALID_IMDB_SCORE", "VALID_EMAIL_HASH", "POSITIVE_REVENUE"} <= set(custom)
+    assert len(custom) >= 6
+    attached = {a.function.name for a in registry.attachments if not a.function.system}
+    assert attached == set(custom), "every custom DMF is attached somewhere"
+    for attachment in registry.attachments:
+        assert attachment.schema in SILVER_GOLD_SCHEMAS, attachment.label
+        assert attachment.owner and attachment.runbook, attachment.label
+    for function in custom.values():
+        assert function.body.startswith("SELECT COUNT(*) FROM arg_t WHERE "), function.name
+        assert function.qualified_name == f"SONY_DE.GOVERNANCE.{function.name}"
+    systems = {a.function.qualified_name for a in registry.attachments if a.function.system}
+    assert {"SNOWFLAKE.CORE.NULL_COUNT", "SNOWFLAKE.CORE.DUPLICATE_COUNT"} <= systems
+    assert registry.schedule == "60 MINUTE"
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "holds"),
+    [
+        ("VALUE = 0", 0, True),
+        ("VALUE = 0", 1, False),
+        ("VALUE > 0", 0, False),
+        ("value >= 1 AND VALUE < 10", 5, True),
+        ("VALUE < 1 OR VALUE > 9", 5, False),
+        ("NOT (VALUE <> 3)", 3, True),
+        ("VALUE != 3", 3, False),
+        ("VALUE >= -2.5", -2.5, True),
+        ("VALUE = 0", None, False),
+    ],
+)
+def test_expectations_follow_snowflakes_grammar(
+    text: str, value: float | None, holds: bool
+) -> None:
+    assert Expectation.parse(text).holds(value) is holds
+
+
+@pytest.mark.parametrize(
+    "text", ["VALUE = 0; DROP TABLE x", "VALUE", "count(*) = 0", "VALUE = = 1"]
+)
+def test_expectations_reject_anything_else(text: str) -> None:
+    with pytest.raises(ValueError):
+        Expectation.parse(text)
+
+
+def _document(**function: object) -> dict:
+    entry = {
+        "name": "valid_thing",
+        "arguments": {"arg_c": "NUMBER"},
+        "body": "SELECT COUNT(*) FROM arg_t WHERE arg_c < 0",
+        "expectation": "VALUE = 0",
+        "severity": "ERROR",
+        "owner": "team:data-platform",
+        "runbook": "fix it",
+        "attached_to": [{"table": "DIMS.dim_titles", "columns": ["imdb_score"]}],
+    }
+    entry.update(function)
+    return {
+        "database": "SONY_DE",
+        "schema": "GOVERNANCE",
+        "tables": {"DIMS.dim_titles": ["title_id"]},
+        "functions": [entry],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"body": "SELECT MAX(arg_c) FROM arg_t"}, "must read `SELECT COUNT(*) FROM arg_t WHERE"),
+        ({"severity": "FATAL"}, "severity must be ERROR or WARN"),
+        ({"expectation": "VALUE ="}, "expectation:"),
+        ({"attached_to": [{"table": "DIMS.dim_titles", "columns": ["a", "b"]}]}, "takes 1 column"),
+        ({"attached_to": [{"table": "DIMS.dim_fans", "columns": ["x"]}]}, "under `tables:`"),
+        ({"arguments": {"arg_c": "GEOGRAPHY"}}, "has type GEOGRAPHY"),
+        ({"owner": None}, "set `owner`"),
+    ],
+)
+def test_registry_errors_name_the_entry_and_the_fix(change: dict, message: str) -> None:
+    with pytest.raises(RegistryError) as raised:
+        parse_registry(_document(**change), Path("dmfs.yml"))
+    assert "dmfs.yml: function valid_thing" in str(raised.value)
+    assert message in str(raised.value)
+
+
+@pytest.fixture
+def scratch(warehouse: DuckDBWarehouse):
+    with warehouse.session() as session:
+        session.execute("CREATE SCHEMA IF NOT EXISTS SCRATCH")
+        DUCKDB.prepare(session)
+        yield session
+
+
+def _value(session, name: str, table: str, *arguments: str) -> float | None:
+    registry = load_registry()
+    function = next(f for f in registry.functions if f.name == name)
+    return DUCKDB.measure(session, "SONY_DE", MetricCall(function, "SCRATCH", table, arguments))
+
+
+def test_custom_bodies_run_on_duckdb_with_snowflake_semantics(scratch) -> None:
+    digest = "a" * 64
+    scratch.execute("CREATE TABLE SCRATCH.hashes (h VARCHAR)")
+    scratch.execute(
+        "INSERT INTO SCRATCH.hashes VALUES (?), (?), (?), (?), (?), (NULL)",
+        [digest, "A" * 64, "fan@example.com", digest + "0", " " + digest[1:]],
+    )
+    # upper-case hex, a clear address, 65 and 63(+space) chars fail; NULL (no valid address) passes
+    assert _value(scratch, "VALID_EMAIL_HASH", "hashes", "h") == 4
+    scratch.execute("CREATE TABLE SCRATCH.scores (s DECIMAL(3, 1))")
+    scratch.execute("INSERT INTO SCRATCH.scores VALUES (0), (10), (10.1), (-0.1), (NULL), (6.4)")
+    assert _value(scratch, "VALID_IMDB_SCORE", "scores", "s") == 2
+
+
+def test_system_dmfs_keep_snowflakes_semantics(scratch) -> None:
+    scratch.execute("CREATE TABLE SCRATCH.keys (k VARCHAR)")
+    scratch.execute("INSERT INTO SCRATCH.keys VALUES ('a'), ('a'), ('a'), ('b'), (NULL), (NULL)")
+    assert _value(scratch, "NULL_COUNT", "keys", "k") == 2
+    # every value that has duplicates counts, NULLs included: a, a, a, NULL, NULL
+    assert _value(scratch, "DUPLICATE_COUNT", "keys", "k") == 5
+    assert _value(scratch, "ROW_COUNT", "keys") == 6
+
+
+def test_results_table_has_exactly_snowflakes_column_names(warehouse: DuckDBWarehouse) -> None:
+    with warehouse.session() as session:
+        DUCKDB.deploy(session, load_registry())
+        columns = [
+            name
+            for (name,) in session.fetchall(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "'GOVERNANCE' AND table_name = 'DATA_QUALITY_MONITORING_RESULTS' "
+                "ORDER BY ordinal_position"
+            )
+        ]
+    assert [name.upper() for name in columns] == SNOWFLAKE_RESULTS_COLUMNS
