@@ -18,6 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DATABASE_NAME = "SONY_DE"
 DUCKDB_FILE_NAME = f"{DATABASE_NAME}.duckdb"
+# The copy readers open on DuckDB (Silver, Gold, GOVERNANCE; no RAW, no SECURE).
+READER_COPY_FILE_NAME = f"{DATABASE_NAME}_READER.duckdb"
 
 
 class Engine(StrEnum):
@@ -63,6 +65,9 @@ class Settings:
     warehouse_path: Path
     dagster_home: Path
     lock_timeout_seconds: float = 600.0
+    published_path: Path = Path(READER_COPY_FILE_NAME)
+    dagster_url: str = "http://127.0.0.1:3000"
+    monitor_role: str = "SONY_DE_MONITOR"
     snowflake_vars: Mapping[str, str] = field(default_factory=dict)
     snowflake_values: Mapping[str, str] = field(default_factory=dict)
 
@@ -144,6 +149,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         warehouse_path=warehouse_path,
         dagster_home=_path(env, "DAGSTER_HOME", data_dir / "dagster_home"),
         lock_timeout_seconds=lock_timeout,
+        published_path=_path(
+            env, "SONY_DE_PUBLISHED_PATH", data_dir / "published" / READER_COPY_FILE_NAME
+        ),
+        dagster_url=env.get("SONY_DE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
+        monitor_role=env.get("SONY_DE_MONITOR_ROLE", "SONY_DE_MONITOR"),
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
     )

@@ -16,6 +16,7 @@ __all__ = [
     "SnowflakeWarehouse",
     "Warehouse",
     "WarehouseLockTimeout",
+    "build_reader_warehouse",
     "build_warehouse",
     "identifier",
     "qualified",
@@ -29,6 +30,25 @@ def build_warehouse(settings: Settings) -> Warehouse:
             path=str(settings.warehouse_path),
             lock_timeout_seconds=settings.lock_timeout_seconds,
         )
+    return SnowflakeWarehouse(connection=_snowflake_connection(settings))
+
+
+def build_reader_warehouse(settings: Settings) -> Warehouse:
+    """What readers (the dashboard, analysts) open: never the writer's file or role.
+
+    On DuckDB, the published copy (open it read-only); on Snowflake, the warehouse with the
+    monitor role, its secrets resolved here since readers run outside Dagster.
+    """
+    if settings.engine is Engine.DUCKDB:
+        return DuckDBWarehouse(
+            path=str(settings.published_path),
+            lock_timeout_seconds=settings.lock_timeout_seconds,
+        )
+    connection = _snowflake_connection(settings, role=settings.monitor_role)
+    return SnowflakeWarehouse(connection=connection.process_config_and_initialize())
+
+
+def _snowflake_connection(settings: Settings, role: str | None = None) -> SnowflakeResource:
     endpoint_keys = ("host", "port", "protocol")
     fields = {
         name: EnvVar(var)
@@ -44,10 +64,10 @@ def build_warehouse(settings: Settings) -> Warehouse:
     if "port" in connection_args:
         connection_args["port"] = int(str(connection_args["port"]))
     fields.setdefault("database", DATABASE_NAME)
-    return SnowflakeWarehouse(
-        connection=SnowflakeResource(
-            **fields,
-            paramstyle="qmark",
-            additional_snowflake_connection_args=connection_args or None,
-        )
+    if role is not None:
+        fields["role"] = role
+    return SnowflakeResource(
+        **fields,
+        paramstyle="qmark",
+        additional_snowflake_connection_args=connection_args or None,
     )
