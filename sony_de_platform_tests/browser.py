@@ -148,8 +148,9 @@ class Page:
     def wait_until(self, expression: str, timeout: float, what: str) -> Any:
         """Evaluate until the value is truthy (client-side rendering takes a while)."""
         deadline = time.monotonic() + timeout
+        guarded = f"(() => {{ try {{ return ({expression}); }} catch (e) {{ return null; }} }})()"
         while True:
-            value = self.evaluate(expression)
+            value = self.evaluate(guarded)
             if value:
                 return value
             if time.monotonic() >= deadline:
@@ -157,6 +158,34 @@ class Page:
                     f"{what} not seen within {timeout:.0f}s; page text:\n{self.text()[:3000]}"
                 )
             time.sleep(0.5)
+
+    def click(self, element_expression: str) -> None:
+        """Click the middle of an element with real mouse events, as a person would."""
+        box = self.evaluate(
+            f"(() => {{ const r = ({element_expression}).getBoundingClientRect(); "
+            "return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        for event in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call(
+                "Input.dispatchMouseEvent",
+                type=event,
+                x=box[0],
+                y=box[1],
+                button="left" if event != "mouseMoved" else "none",
+                clickCount=1 if event != "mouseMoved" else 0,
+            )
+
+    def press(self, key: str, code: str, key_code: int, modifiers: int = 0) -> None:
+        """A key stroke (modifiers: 1 Alt, 2 Ctrl, 4 Meta, 8 Shift), as a keyboard sends it."""
+        for event in ("rawKeyDown", "keyUp"):
+            self.call(
+                "Input.dispatchKeyEvent",
+                type=event,
+                key=key,
+                code=code,
+                windowsVirtualKeyCode=key_code,
+                modifiers=modifiers,
+            )
 
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
@@ -175,6 +204,8 @@ class Page:
 def chromium(profile_dir: Path, width: int = 1400, height: int = 1600) -> Iterator[Page]:
     """Headless Chromium with a fresh profile; yields its first tab."""
     profile_dir.mkdir(parents=True, exist_ok=True)
+    port_file = profile_dir / "DevToolsActivePort"
+    port_file.unlink(missing_ok=True)
     command = [
         chromium_executable(),
         *CHROMIUM_FLAGS,
@@ -190,7 +221,6 @@ def chromium(profile_dir: Path, width: int = 1400, height: int = 1600) -> Iterat
     )
     page: Page | None = None
     try:
-        port_file = profile_dir / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not (port_file.exists() and port_file.read_text().strip()):
             if process.poll() is not None or time.monotonic() >= deadline:

@@ -32,6 +32,10 @@ GOLD = {
     AssetKey(["STUDIO_OPS", "agg_franchise_performance"]),
     AssetKey(["MARKETING", "agg_fan_lifetime_value"]),
 }
+GOVERNANCE = {
+    AssetKey(["governance", "monitor_summaries"]),
+    AssetKey(["governance", "published_reader_copy"]),
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,7 @@ def test_assets_are_grouped_by_layer(defs: Definitions) -> None:
     groups: dict[str, set[AssetKey]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key)
-    assert groups == {"bronze": BRONZE, "silver": SILVER, "gold": GOLD}
+    assert groups == {"bronze": BRONZE, "silver": SILVER, "gold": GOLD, "governance": GOVERNANCE}
 
 
 def test_every_asset_has_kinds_owner_and_description(defs: Definitions) -> None:
@@ -96,7 +100,18 @@ def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.job_name == "medallion_full_build"
     job = defs.resolve_job_def(schedule.job_name)
-    assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD
+    assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD | GOVERNANCE
+
+
+def test_governance_runs_after_every_layer(defs: Definitions) -> None:
+    """The published copy is downstream of everything, so it is written at the end of a build."""
+    graph = defs.resolve_asset_graph()
+    summaries, copy = (
+        AssetKey(["governance", "monitor_summaries"]),
+        AssetKey(["governance", "published_reader_copy"]),
+    )
+    assert set(graph.get(summaries).parent_keys) == BRONZE | SILVER | GOLD
+    assert set(graph.get(copy).parent_keys) == BRONZE | SILVER | GOLD | {summaries}
 
 
 def test_dbt_command_lines() -> None:

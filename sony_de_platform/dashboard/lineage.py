@@ -72,10 +72,29 @@ def to_dot(nodes: list[AssetNode]) -> str:
             color = LAYER_COLORS.get(layer, "#ffffff")
             lines.append(f'    "{node.key}" [label="{node.key}{checks}", fillcolor="{color}"];')
         lines.append("  }")
-    known = {node.key for node in nodes}
-    for node in nodes:
-        for parent in node.parents:
-            if parent in known:
-                lines.append(f'  "{parent}" -> "{node.key}";')
+    for parent, child in drawn_edges(nodes):
+        lines.append(f'  "{parent}" -> "{child}";')
     lines.append("}")
     return "\n".join(lines)
+
+
+def drawn_edges(nodes: list[AssetNode]) -> list[tuple[str, str]]:
+    """Direct dependencies less those implied by a longer path (a transitive reduction),
+    so an asset that depends on everything (the published copy) does not hide the flow."""
+    parents = {node.key: set(node.parents) for node in nodes}
+
+    def ancestors(key: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(parents.get(key, ()))
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(parents.get(current, ()))
+        return seen
+
+    edges = []
+    for node in nodes:
+        implied = set().union(*(ancestors(p) for p in node.parents)) if node.parents else set()
+        edges.extend((p, node.key) for p in node.parents if p in parents and p not in implied)
+    return edges
