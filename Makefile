@@ -7,7 +7,7 @@ SCALE ?= 1
 DAGSTER_HOME_DIR ?= $(CURDIR)/data/dagster_home
 BENCH_ARGS ?=
 
-.PHONY: venv demo test dev lint clean bench
+.PHONY: venv demo test dev dashboard lint clean bench
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ dev: $(STAMP)  ## Dagster UI (webserver + daemon) on http://127.0.0.1:3000
 	mkdir -p $(DAGSTER_HOME_DIR)
 	cp deploy/dagster.dev.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+dashboard: $(STAMP)  ## the Streamlit pipeline monitor on http://127.0.0.1:8501 (reads the published copy)
+	$(BIN)/streamlit run sony_de_platform/dashboard/app.py --server.address 127.0.0.1 \
+		--server.port 8501 --server.headless true --browser.gatherUsageStats false
 
 lint: $(STAMP)
 	$(BIN)/ruff check sony_de_platform sony_de_platform_tests benchmarks

@@ -9,6 +9,7 @@ from sony_de_platform.bronze.assets import LandingZone, build_bronze_assets
 from sony_de_platform.cdc.assets import build_routing_assets
 from sony_de_platform.cdc.pii_isolation import build_pii_isolation_checks
 from sony_de_platform.cdc.sensors import CDC_JOBS, build_cdc_sensors
+from sony_de_platform.governance.assets import build_governance_assets
 from sony_de_platform.governance.deploy_job import build_governance_jobs
 from sony_de_platform.jobs import (
     daily_medallion_build_schedule,
@@ -34,15 +35,15 @@ def build_definitions(settings: Settings) -> Definitions:
     ensure_manifest(project, settings)
     # DuckDB has one writer per file: steps run one after another in the run's process.
     executor = in_process_executor if settings.engine is Engine.DUCKDB else multiprocess_executor
-    assets = [
+    medallion = [
         *build_bronze_assets(settings.engine),
         *build_routing_assets(settings.engine),
         *build_dbt_assets(project, settings.engine),
     ]
-    quality = build_quality_area(settings, assets)
+    quality = build_quality_area(settings, medallion)
     return Definitions(
-        assets=assets,
-        asset_checks=[build_pii_isolation_checks(assets), *quality.asset_checks],
+        assets=[*medallion, *build_governance_assets(medallion, settings)],
+        asset_checks=[build_pii_isolation_checks(medallion), *quality.asset_checks],
         jobs=[
             medallion_full_build_job,
             fan_profile_snapshot_job,

@@ -22,6 +22,9 @@ DUCKDB_FILE_NAME = f"{DATABASE_NAME}.duckdb"
 # The virtual warehouse `sony-de snowflake deploy` creates when SNOWFLAKE_WAREHOUSE is unset.
 DEFAULT_SNOWFLAKE_WAREHOUSE = "SONY_DE_WH"
 
+# The copy readers open on DuckDB (Silver, Gold, GOVERNANCE; no RAW, no SECURE).
+READER_COPY_FILE_NAME = f"{DATABASE_NAME}_READER.duckdb"
+
 
 class Engine(StrEnum):
     """The warehouse the platform runs on."""
@@ -83,6 +86,9 @@ class Settings:
     stream_poll_seconds: int = 30
     landing_poll_seconds: int = 30
     landing_settle_seconds: float = 5.0
+    published_path: Path = Path(READER_COPY_FILE_NAME)
+    dagster_url: str = "http://127.0.0.1:3000"
+    monitor_role: str = "SONY_DE_MONITOR"
     snowflake_vars: Mapping[str, str] = field(default_factory=dict)
     snowflake_values: Mapping[str, str] = field(default_factory=dict)
     # Object names on Snowflake (not secrets): read whatever the engine, so that
@@ -93,7 +99,6 @@ class Settings:
     alert_format: AlertFormat = AlertFormat.SLACK
     pagerduty_routing_key_var: str | None = None
     alert_suppression_seconds: float = 3600.0
-    dagster_url: str = "http://127.0.0.1:3000"
 
     @property
     def dbt_target(self) -> str:
@@ -224,6 +229,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stream_poll_seconds=int(_seconds(env, "SONY_DE_STREAM_POLL_SECONDS", 30, minimum=1)),
         landing_poll_seconds=int(_seconds(env, "SONY_DE_LANDING_POLL_SECONDS", 30, minimum=1)),
         landing_settle_seconds=_seconds(env, "SONY_DE_LANDING_SETTLE_SECONDS", 5.0),
+        published_path=_path(
+            env, "SONY_DE_PUBLISHED_PATH", data_dir / "published" / READER_COPY_FILE_NAME
+        ),
+        dagster_url=env.get("SONY_DE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
+        monitor_role=env.get("SONY_DE_MONITOR_ROLE", "SONY_DE_MONITOR"),
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
         alert_webhook_url_var=ALERT_WEBHOOK_URL_VAR if env.get(ALERT_WEBHOOK_URL_VAR) else None,
@@ -232,7 +242,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             PAGERDUTY_ROUTING_KEY_VAR if env.get(PAGERDUTY_ROUTING_KEY_VAR) else None
         ),
         alert_suppression_seconds=suppression,
-        dagster_url=env.get("SONY_DE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
     )
 
 

@@ -80,3 +80,39 @@ def webhook() -> Iterator[Webhook]:
         yield server
     finally:
         server.close()
+
+
+class PublishedPipeline:
+    """One real medallion build (Bronze, dbt, governance) on a persistent Dagster instance,
+    whose last step published the reader copy. Shared by the dashboard and browser tests."""
+
+    scale = 0.03
+
+    def __init__(self, root: Path) -> None:
+        from dagster import DagsterInstance
+
+        from sony_de_platform.definitions import build_definitions
+        from sony_de_platform.jobs import MEDALLION_FULL_BUILD
+        from sony_de_platform.synthetic import generate_landing_data
+
+        self.env = {"SONY_DE_DATA_DIR": str(root / "data")}
+        self.settings = load_settings(self.env)
+        self.manifest = generate_landing_data(self.settings.landing_dir, scale=self.scale, seed=5)
+        self.settings.dagster_home.mkdir(parents=True)
+        self.defs = build_definitions(self.settings)
+        with DagsterInstance.from_config(str(self.settings.dagster_home)) as instance:
+            job = self.defs.resolve_job_def(MEDALLION_FULL_BUILD)
+            self.result = job.execute_in_process(instance=instance, raise_on_error=False)
+        self.run_id = self.result.run_id
+
+    def query(self, sql: str) -> list[tuple]:
+        with build_warehouse(self.settings).session(read_only=True) as session:
+            return session.fetchall(sql)
+
+
+@pytest.fixture(scope="session")
+def published_pipeline(tmp_path_factory: pytest.TempPathFactory) -> PublishedPipeline:
+    built = PublishedPipeline(tmp_path_factory.mktemp("published_pipeline"))
+    failures = [event.message for event in built.result.all_events if event.is_failure]
+    assert built.result.success, failures
+    return built

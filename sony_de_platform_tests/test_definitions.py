@@ -34,6 +34,10 @@ GOLD = {
     AssetKey(["MARKETING", "agg_fan_lifetime_value"]),
 }
 ROUTED = {AssetKey(["SECURE", "fan_pii_vault"]), AssetKey(["STG", "guest_fans"])}  # CDC, Silver
+GOVERNANCE = {
+    AssetKey(["governance", "monitor_summaries"]),
+    AssetKey(["governance", "published_reader_copy"]),
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,12 @@ def test_assets_are_grouped_by_layer(defs: Definitions) -> None:
     groups: dict[str, set[AssetKey]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key)
-    assert groups == {"bronze": BRONZE, "silver": SILVER | ROUTED, "gold": GOLD}
+    assert groups == {
+        "bronze": BRONZE,
+        "silver": SILVER | ROUTED,
+        "gold": GOLD,
+        "governance": GOVERNANCE,
+    }
 
 
 def test_every_asset_has_kinds_owner_and_description(defs: Definitions) -> None:
@@ -129,7 +138,18 @@ def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.job_name == "medallion_full_build"
     job = defs.resolve_job_def(schedule.job_name)
-    assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD | ROUTED
+    assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD | ROUTED | GOVERNANCE
+
+
+def test_governance_runs_after_every_layer(defs: Definitions) -> None:
+    """The published copy is downstream of everything, so it is written at the end of a build."""
+    graph = defs.resolve_asset_graph()
+    summaries, copy = (
+        AssetKey(["governance", "monitor_summaries"]),
+        AssetKey(["governance", "published_reader_copy"]),
+    )
+    assert set(graph.get(summaries).parent_keys) == BRONZE | SILVER | GOLD | ROUTED
+    assert set(graph.get(copy).parent_keys) == BRONZE | SILVER | GOLD | ROUTED | {summaries}
 
 
 def test_dbt_command_lines() -> None:

@@ -42,8 +42,9 @@ class KeyStats:
     snapshot_rows: int
     tables: tuple[TableCount, ...]
 
-    def as_markdown(self) -> str:
-        rows = [
+    def rows(self) -> list[tuple[str, str]]:
+        """(metric, value as shown), in the order of the Key Stats table."""
+        return [
             ("Bronze Layer Rows", f"{self.bronze_rows:,}"),
             ("Silver Layer Rows", f"{self.silver_rows:,}"),
             ("Gold Layer Rows", f"{self.gold_rows:,}"),
@@ -54,9 +55,10 @@ class KeyStats:
             ),
             ("SCD2 Snapshot Records", f"{self.snapshot_rows:,}"),
         ]
-        return "\n".join(
-            ["| Metric | Value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
-        )
+
+    def as_markdown(self) -> str:
+        lines = (f"| {name} | {value} |" for name, value in self.rows())
+        return "\n".join(["| Metric | Value |", "|---|---|", *lines])
 
 
 def materialized_tables(session: Session, schemas: tuple[str, ...]) -> list[TableCount]:
@@ -119,10 +121,16 @@ def compute_key_stats(
     )
 
 
+def project_data_tests(settings: Settings) -> int:
+    """Data tests configured in the dbt project (from its manifest)."""
+    manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
+    return configured_data_tests(manifest)
+
+
 def current_key_stats(settings: Settings, dmf_outcome: tuple[int, int] | None = None) -> KeyStats:
     """Key Stats of the configured warehouse, with the dbt project's configured tests; the
     DMF outcome is read from the data-quality results unless given."""
-    manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
+    configured = project_data_tests(settings)
     with open_warehouse(settings) as warehouse, warehouse.session(read_only=True) as session:
         outcome = dmf_outcome if dmf_outcome is not None else latest_dmf_outcome(session)
-        return compute_key_stats(session, configured_data_tests(manifest), outcome)
+        return compute_key_stats(session, configured, outcome)

@@ -30,6 +30,7 @@ __all__ = [
     "WarehouseLockTimeout",
     "WarehouseNotCreated",
     "WarehouseUnavailable",
+    "build_reader_warehouse",
     "build_warehouse",
     "identifier",
     "open_warehouse",
@@ -57,11 +58,32 @@ def build_warehouse(settings: Settings) -> Warehouse:
             path=str(settings.warehouse_path),
             lock_timeout_seconds=settings.lock_timeout_seconds,
         )
-    from dagster_snowflake import SnowflakeResource
-
     from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
 
-    fields = {
+    return SnowflakeWarehouse(connection=_snowflake_connection(settings))
+
+
+def build_reader_warehouse(settings: Settings) -> Warehouse:
+    """What readers (the dashboard, analysts) open: never the writer's file or role.
+
+    On DuckDB, the published copy (open it read-only); on Snowflake, the warehouse with the
+    monitor role, its secrets resolved here since readers run outside Dagster.
+    """
+    if settings.engine is Engine.DUCKDB:
+        return DuckDBWarehouse(
+            path=str(settings.published_path),
+            lock_timeout_seconds=settings.lock_timeout_seconds,
+        )
+    from sony_de_platform.warehouse.snowflake import SnowflakeWarehouse
+
+    connection = _snowflake_connection(settings, role=settings.monitor_role)
+    return SnowflakeWarehouse(connection=connection.process_config_and_initialize())
+
+
+def _snowflake_connection(settings: Settings, role: str | None = None) -> Any:
+    from dagster_snowflake import SnowflakeResource
+
+    fields: dict[str, Any] = {
         name: EnvVar(var)
         for name, var in settings.snowflake_vars.items()
         if name not in _PLAIN_SNOWFLAKE_FIELDS
@@ -74,14 +96,14 @@ def build_warehouse(settings: Settings) -> Warehouse:
     }
     if "port" in connection_args:
         connection_args["port"] = int(str(connection_args["port"]))
-    return SnowflakeWarehouse(
-        connection=SnowflakeResource(
-            **fields,
-            database=settings.snowflake_database,
-            warehouse=settings.snowflake_warehouse,
-            paramstyle="qmark",
-            additional_snowflake_connection_args=connection_args or None,
-        )
+    if role is not None:
+        fields["role"] = role
+    return SnowflakeResource(
+        **fields,
+        database=settings.snowflake_database,
+        warehouse=settings.snowflake_warehouse,
+        paramstyle="qmark",
+        additional_snowflake_connection_args=connection_args or None,
     )
 
 

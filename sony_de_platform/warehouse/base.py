@@ -9,8 +9,9 @@ a session uses `?` placeholders on both engines.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 from dagster import ConfigurableResource, RetryRequested
@@ -70,6 +71,12 @@ class Session:
         raise NotImplementedError
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        raise NotImplementedError
+
+    def fetch_with_names(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[list[str], list[tuple]]:
+        """Column names (lower case on both engines) and rows of a query."""
         raise NotImplementedError
 
     def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple | None:
@@ -200,6 +207,21 @@ class Warehouse(ConfigurableResource):
     ) -> Iterator[None]:
         """Hold the right to write for the duration (a no-op where the engine needs none)."""
         yield
+
+    def publish_copy(
+        self, target: Path, schemas: Sequence[str], forbidden_columns: Collection[str] = ()
+    ) -> dict[str, int]:
+        """Write the tables and views of `schemas` to a separate read-only database file.
+
+        Refuses (and writes nothing) when a relation has a column named in
+        `forbidden_columns`. Returns rows per `SCHEMA.table` copied. Only an embedded engine
+        needs this: readers of a server warehouse connect with a role whose grants leave out
+        what they may not see.
+        """
+        raise NotImplementedError(
+            f"{self.engine.value} readers need no published copy: they connect with the "
+            "monitor role (SONY_DE_MONITOR_ROLE), whose grants leave out RAW and SECURE"
+        )
 
 
 @contextmanager

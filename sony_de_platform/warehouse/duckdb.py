@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,12 @@ class DuckDBSession(Session):
     def regex_contains_sql(self, expr: str) -> str:
         return f"regexp_matches({expr}, ?)"
 
+    def fetch_with_names(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[list[str], list[tuple]]:
+        result = self.connection.execute(sql, params)
+        return [str(d[0]).lower() for d in result.description or []], result.fetchall()
+
     def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         names = [identifier(name) for name in columns]
         incoming = pa.table({name: list(values) for name, values in columns.items()})
@@ -260,6 +266,63 @@ class DuckDBWarehouse(Warehouse):
             raise WarehouseUnavailable(
                 f"{path} is open for writing by another process: {cause}"
             ) from None
+
+    def publish_copy(
+        self, target: Path, schemas: Sequence[str], forbidden_columns: Collection[str] = ()
+    ) -> dict[str, int]:
+        """Copy every table and view of `schemas` into a new file at `target`, as tables.
+
+        Views become tables because what they read (RAW) is not copied. The copy is built
+        under the writer lock, so no writer changes the warehouse half-way, into a temporary
+        file beside `target` that is made read-only and then renamed over it: a reader opens
+        either the previous copy or the complete new one, never a half-written file.
+        """
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        partial.unlink(missing_ok=True)
+        alias = "_sony_de_published"
+        placeholders = ", ".join("?" for _ in schemas)
+        copied: dict[str, int] = {}
+        try:
+            with (
+                self.exclusive_writer(f"publish {target.name}"),
+                self.session(read_only=True) as session,
+            ):
+                relations = session.fetchall(
+                    "SELECT table_schema, table_name FROM information_schema.tables "
+                    "WHERE table_catalog = current_database() AND upper(table_schema) IN "
+                    f"({placeholders}) ORDER BY 1, 2",
+                    [schema.upper() for schema in schemas],
+                )
+                forbidden = session.fetchall(
+                    "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                    "WHERE table_catalog = current_database() AND upper(table_schema) IN "
+                    f"({placeholders}) AND lower(column_name) IN "
+                    f"({', '.join('?' for _ in forbidden_columns) or 'NULL'}) ORDER BY 1, 2, 3",
+                    [s.upper() for s in schemas] + [c.lower() for c in forbidden_columns],
+                )
+                if forbidden:
+                    found = ", ".join(f"{s}.{t}.{c}" for s, t, c in forbidden)
+                    raise ValueError(
+                        f"not publishing {target}: {found} may hold PII and readers may not see "
+                        "it; keep such columns in RAW or SECURE, or hash them in the model"
+                    )
+                quoted_path = str(partial).replace("'", "''")
+                session.execute(f"ATTACH '{quoted_path}' AS {alias} (READ_WRITE)")
+                for schema in dict.fromkeys(schema for schema, _ in relations):
+                    session.execute(f"CREATE SCHEMA {alias}.{identifier(schema)}")
+                for schema, table in relations:
+                    name = f"{identifier(schema)}.{identifier(table)}"
+                    session.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM {name}")
+                    copied[name] = int(session.scalar(f"SELECT COUNT(*) FROM {alias}.{name}"))
+                session.execute(f"DETACH {alias}")
+        except BaseException:
+            for leftover in (partial, partial.with_name(partial.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            raise
+        partial.chmod(0o400)
+        os.replace(partial, target)
+        return copied
 
     @contextmanager
     def session(

@@ -71,6 +71,14 @@ class SnowflakeSession(Session):
     def regex_contains_sql(self, expr: str) -> str:
         return f"REGEXP_INSTR({expr}, ?) > 0"
 
+    def fetch_with_names(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[list[str], list[tuple]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            names = [str(d[0]).lower() for d in cursor.description or []]
+            return names, list(cursor.fetchall())
+
     def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         names = [identifier(name) for name in columns]
         rows = list(zip(*columns.values(), strict=True))

@@ -1,0 +1,1 @@
+"""Dashboard: the Streamlit pipeline monitor (`make dashboard`) over the published copy."""

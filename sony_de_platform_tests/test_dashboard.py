@@ -1,0 +1,260 @@
+"""The Streamlit monitor run with Streamlit's AppTest against the copy a real pipeline
+published: every tab, its figures equal to the warehouse's, and clear words (never a
+traceback) for what is missing, empty or unreadable."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sony_de_platform.dashboard.app import TABS
+from sony_de_platform.governance.key_stats import current_key_stats
+from sony_de_platform.settings import REPO_ROOT
+from sony_de_platform_tests.browser import free_port
+from sony_de_platform_tests.conftest import PublishedPipeline
+
+pytestmark = pytest.mark.slow
+
+APP = REPO_ROOT / "sony_de_platform" / "dashboard" / "app.py"
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, published_pipeline: PublishedPipeline) -> None:
+    for name in ("SONY_DE_TARGET", "SONY_DE_PUBLISHED_PATH", "SONY_DE_DUCKDB_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SONY_DE_DATA_DIR", published_pipeline.env["SONY_DE_DATA_DIR"])
+    # Nothing listens there: the Dagster parts must say they are unavailable.
+    monkeypatch.setenv("SONY_DE_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")
+
+
+def run_app() -> tuple[AppTest, dict[str, object]]:
+    app = AppTest.from_file(str(APP), default_timeout=300).run()
+    assert [e.value for e in app.exception] == []
+    tabs = {tab.label: tab for tab in app.tabs}
+    assert list(tabs) == list(TABS)
+    return app, tabs
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def test_every_tab_shows_the_warehouse_figures(
+    app_env: None, published_pipeline: PublishedPipeline
+) -> None:
+    app, tabs = run_app()
+    assert texts(app.error) == []
+    query = published_pipeline.query
+
+    overview = tabs["Overview"]
+    stats = current_key_stats(published_pipeline.settings)
+    assert [(m.label, m.value) for m in overview.metric] == stats.rows()
+    layers, per_table = (frame.value for frame in overview.dataframe)
+    assert dict(zip(layers["layer"], layers["row_count"], strict=True)) == {
+        "bronze": stats.bronze_rows,
+        "silver": stats.silver_rows + stats.snapshot_rows,
+        "gold": stats.gold_rows,
+    }
+    assert len(per_table) == 10
+    for table, rows in zip(per_table["table"], per_table["row_count"], strict=True):
+        assert query(f"SELECT COUNT(*) FROM {table}") == [(rows,)], table
+
+    quality = tabs["Data Quality"]
+    assert any("DATA_QUALITY_MONITORING_RESULTS" in t for t in texts(quality.info))
+    (quarantined,) = quality.metric
+    ((raw_quarantined,),) = query("SELECT COUNT(*) FROM RAW.LOAD_QUARANTINE")
+    assert quarantined.label == "Records quarantined"
+    assert quarantined.value == f"{raw_quarantined:,}"
+    (reasons,) = quality.dataframe
+    by_feed = reasons.value.groupby("feed")["records"].sum().to_dict()
+    assert by_feed == dict(query("SELECT feed, COUNT(*) FROM RAW.LOAD_QUARANTINE GROUP BY 1"))
+
+    health = tabs["Pipeline Health"]
+    assert [s.value for s in health.subheader] == [
+        "Streams",
+        "Dynamic tables",
+        "Recent Dagster runs",
+    ]
+    infos = texts(health.info)
+    assert any("Not available yet: GOVERNANCE.STREAM_STATUS" in t for t in infos)
+    assert any("Not available yet: GOVERNANCE.DYNAMIC_TABLE_REFRESH_HISTORY" in t for t in infos)
+    assert any("Dagster runs unavailable" in t for t in texts(health.warning))
+
+    lineage = tabs["Data Lineage"]
+    (dot,) = app.get("graphviz_chart")
+    graph = published_pipeline.defs.resolve_asset_graph()
+    (assets,) = lineage.dataframe
+    shown = dict(zip(assets.value["asset"], assets.value["checks"], strict=True))
+    expected = Counter("/".join(k.asset_key.path) for k in graph.asset_check_keys)
+    keys = {"/".join(key.path) for key in graph.get_all_asset_keys()}
+    assert set(shown) == keys
+    assert {k: n for k, n in shown.items() if n} == dict(expected)
+    for bronze, silver in [
+        ("raw/raw_fan_interactions", "STG/stg_fan_interactions"),
+        ("raw/raw_box_office", "STG/stg_box_office"),
+    ]:
+        assert f'"{bronze}" -> "{silver}"' in dot.proto.spec
+    assert '"DIMS/dim_titles" -> "STUDIO_OPS/agg_franchise_performance"' in dot.proto.spec
+
+    results = tabs["Test Results"]
+    latest = query(
+        "SELECT status, COUNT(*) FROM (SELECT status, row_number() OVER "
+        "(PARTITION BY unique_id ORDER BY recorded_at DESC) AS n FROM GOVERNANCE.DBT_TEST_RESULTS)"
+        " WHERE n = 1 GROUP BY 1"
+    )
+    assert dict(latest) == {"pass": 104}
+    assert [(m.label, m.value) for m in results.metric] == [
+        ("dbt tests pass", "104"),
+        ("dbt tests warn", "0"),
+        ("dbt tests fail", "0"),
+    ]
+    assert len(results.dataframe[0].value) == 104
+    assert any("Asset checks unavailable" in t for t in texts(results.warning))
+
+
+def _writable_copy(published_pipeline: PublishedPipeline, folder: Path) -> Path:
+    copy = folder / "SONY_DE_READER.duckdb"
+    shutil.copyfile(published_pipeline.settings.published_path, copy)
+    copy.chmod(0o600)
+    return copy
+
+
+def _add_feature_tables(copy: Path) -> None:
+    """What the DMF, dynamic-table and CDC parts write, in Snowflake's column names."""
+    now = datetime.now().replace(microsecond=0)
+    earlier = now - timedelta(hours=1)
+    dmf = pd.DataFrame(
+        [
+            # time, table, DMF, database, columns, value
+            (earlier, "DIM_TITLES", "VALID_IMDB_SCORE", "SONY_DE", "IMDB_SCORE", 0),
+            (now, "DIM_TITLES", "VALID_IMDB_SCORE", "SONY_DE", "IMDB_SCORE", 2),
+            (earlier, "FACT_BOX_OFFICE", "POSITIVE_REVENUE", "SONY_DE", "GROSS", 1),
+            (now, "FACT_BOX_OFFICE", "POSITIVE_REVENUE", "SONY_DE", "GROSS", 0),
+            (now, "DIM_FANS", "ROW_COUNT", "SNOWFLAKE", "", 720),
+        ],
+        columns=[
+            "measurement_time",
+            "table_name",
+            "metric_name",
+            "metric_database",
+            "argument_names",
+            "value",
+        ],
+    ).assign(table_schema="DIMS", table_database="SONY_DE", metric_schema="GOVERNANCE")
+    refreshes = pd.DataFrame(
+        [
+            ("DT_FAN_DAILY", "SUCCEEDED", "INCREMENTAL", now - timedelta(minutes=2), 600),
+            ("DT_FAN_DAILY", "SUCCEEDED", "NO_DATA", now - timedelta(minutes=1), 600),
+            ("DT_TITLE_DAILY", "SUCCEEDED", "FULL", now - timedelta(hours=3), 600),
+        ],
+        columns=["name", "state", "refresh_action", "data_timestamp", "target_lag_sec"],
+    ).assign(
+        schema_name="STUDIO_OPS",
+        database_name="SONY_DE",
+        refresh_start_time=lambda f: f["data_timestamp"],
+        refresh_end_time=lambda f: f["data_timestamp"] + timedelta(seconds=5),
+    )
+    streams = pd.DataFrame(
+        [
+            ("RAW_FAN_INTERACTIONS_STREAM", "RAW_FAN_INTERACTIONS", "DEFAULT", "false", 12),
+            ("RAW_BOX_OFFICE_STREAM", "RAW_BOX_OFFICE", "APPEND_ONLY", "true", 0),
+        ],
+        columns=["name", "table_name", "mode", "stale", "pending_rows"],
+    )
+    failing = "INSERT INTO GOVERNANCE.DBT_TEST_RESULTS (unique_id, test_kind, test_name, status, "
+    with duckdb.connect(str(copy)) as connection:
+        for table, frame in [
+            ("DATA_QUALITY_MONITORING_RESULTS", dmf),
+            ("DYNAMIC_TABLE_REFRESH_HISTORY", refreshes),
+            ("STREAM_STATUS", streams),
+        ]:
+            connection.register("frame", frame)
+            connection.execute(f"CREATE TABLE GOVERNANCE.{table} AS SELECT * FROM frame")
+            connection.unregister("frame")
+        connection.execute(
+            failing + "severity, failures, recorded_at) SELECT unique_id, test_kind, test_name, "
+            "'fail', severity, 3, now() FROM GOVERNANCE.DBT_TEST_RESULTS "
+            "WHERE test_name = 'unique_dim_fans_fan_id'"
+        )
+
+
+def test_feature_tables_are_shown_when_present(
+    app_env: None,
+    published_pipeline: PublishedPipeline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copy = _writable_copy(published_pipeline, tmp_path)
+    _add_feature_tables(copy)
+    monkeypatch.setenv("SONY_DE_PUBLISHED_PATH", str(copy))
+    app, tabs = run_app()
+    assert texts(app.error) == []
+
+    quality = tabs["Data Quality"]
+    assert not any("Not available yet" in t for t in texts(quality.info))
+    metrics = {m.label: m.value for m in quality.metric}
+    assert metrics["DMF checks passing"] == "1/2"  # system ROW_COUNT measures, not counts
+    violations, latest, _reasons = (f.value for f in quality.dataframe)
+    assert list(violations["metric_name"]) == ["VALID_IMDB_SCORE"]
+    assert list(violations["value"]) == [2]
+    assert len(latest) == 3
+    assert len(app.get("vega_lite_chart")) >= 4  # overview 2, DMF latest + over time
+
+    health = tabs["Pipeline Health"]
+    assert not any("Not available yet" in t for t in texts(health.info))
+    streams, dynamic = (f.value for f in health.dataframe)
+    assert list(streams["name"]) == ["RAW_BOX_OFFICE_STREAM", "RAW_FAN_INTERACTIONS_STREAM"]
+    assert list(streams.columns[:5]) == ["name", "table_name", "mode", "stale", "pending_rows"]
+    assert list(dynamic["dynamic_table"]) == [
+        "STUDIO_OPS.DT_FAN_DAILY",
+        "STUDIO_OPS.DT_TITLE_DAILY",
+    ]
+    assert list(dynamic["refresh_action"]) == ["NO_DATA", "FULL"]
+    assert list(dynamic["within_target"]) == [True, False]
+    behind = {m.label: m.value for m in health.metric}
+    assert behind == {"Dynamic tables behind their target lag": "1/2"}
+
+    results = tabs["Test Results"]
+    assert {m.label: m.value for m in results.metric}["dbt tests fail"] == "1"
+    first = results.dataframe[0].value.iloc[0]
+    assert (first["status"], first["test_name"]) == ("fail", "unique_dim_fans_fan_id")
+
+
+def test_missing_copy_is_said_in_words(
+    app_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SONY_DE_PUBLISHED_PATH", str(tmp_path / "SONY_DE_READER.duckdb"))
+    app, tabs = run_app()
+    for name in ("Overview", "Data Quality", "Pipeline Health", "Test Results"):
+        (warning,) = texts(tabs[name].warning)
+        assert warning.startswith("No published copy at ") and "make demo" in warning
+    assert len(tabs["Data Lineage"].dataframe[0].value) >= 15
+    assert texts(app.error) == []
+
+
+def test_unreadable_source_is_a_sentence_not_a_traceback(
+    app_env: None,
+    published_pipeline: PublishedPipeline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copy = _writable_copy(published_pipeline, tmp_path)
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute("DROP TABLE GOVERNANCE.DBT_TEST_RESULTS")
+        connection.execute("CREATE TABLE GOVERNANCE.DBT_TEST_RESULTS AS SELECT 1 AS unexpected")
+        connection.execute("DELETE FROM GOVERNANCE.LOAD_QUARANTINE_SUMMARY")
+    monkeypatch.setenv("SONY_DE_PUBLISHED_PATH", str(copy))
+    app, tabs = run_app()
+    (error,) = texts(tabs["Test Results"].error)
+    assert error.startswith("Test Results could not be shown:") and "recorded_at" in error
+    assert any(
+        "GOVERNANCE.LOAD_QUARANTINE_SUMMARY is empty" in t for t in texts(tabs["Data Quality"].info)
+    )
+    assert texts(tabs["Overview"].error) == []
