@@ -77,6 +77,11 @@ class RecordingCursor:
         return self.rows
 
 
+SCHEMA_PROBE = (
+    "SELECT COUNT(*) FROM information_schema.schemata WHERE upper(schema_name) = upper(?)"
+)
+
+
 def session_with(answers: dict[str, list[tuple]] | None = None) -> SnowflakeSession:
     return SnowflakeSession(RecordingConnection(answers))
 
@@ -95,6 +100,8 @@ def test_create_stream_sql() -> None:
     session = session_with()
     streams(session).create(FAN_INTERACTIONS_STREAM)
     assert recorded(session) == [
+        # A schema is created only when missing (the pipeline's roles may lack CREATE SCHEMA).
+        (SCHEMA_PROBE, ["GOVERNANCE"]),
         ("CREATE SCHEMA IF NOT EXISTS GOVERNANCE", None),
         (
             "CREATE TABLE IF NOT EXISTS GOVERNANCE.STREAM_CONSUMPTIONS (stream_name VARCHAR, "
@@ -285,10 +292,12 @@ def test_routing_sql_consumes_the_stream_in_one_transaction(
     # Before the stream: the Bronze table it watches (idempotent DDL of the loader).
     assert all(
         sql.startswith(("CREATE SCHEMA IF NOT EXISTS ", "CREATE TABLE IF NOT EXISTS "))
+        or sql == SCHEMA_PROBE
         for sql, _ in statements[:create]
     )
     binds = [VALID_EMAIL_PATTERN, NOW, NOW]
     assert statements[create + 1 :] == [
+        (SCHEMA_PROBE, ["SECURE"]),
         ("CREATE SCHEMA IF NOT EXISTS SECURE", None),
         (
             "CREATE TABLE IF NOT EXISTS SECURE.FAN_PII_VAULT (fan_id VARCHAR NOT NULL PRIMARY KEY, "
@@ -296,6 +305,7 @@ def test_routing_sql_consumes_the_stream_in_one_transaction(
             "email_hash VARCHAR, source_ingest_seq BIGINT, routed_at TIMESTAMP)",
             None,
         ),
+        (SCHEMA_PROBE, ["STG"]),
         ("CREATE SCHEMA IF NOT EXISTS STG", None),
         (
             "CREATE TABLE IF NOT EXISTS STG.GUEST_FANS (fan_id VARCHAR NOT NULL PRIMARY KEY, "

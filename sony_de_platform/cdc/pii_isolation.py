@@ -76,7 +76,8 @@ def find_clear_pii(session: Session) -> tuple[list[PiiFinding], int]:
         name = f"{schema}.{table}".upper()
         if column.lower() in PII_COLUMN_NAMES:
             findings.append(PiiFinding(name, column, "column name"))
-        if str(data_type).upper().startswith(_TEXT_TYPES):
+        kind = str(data_type).upper()
+        if kind.startswith(_TEXT_TYPES) and not kind.endswith("]"):  # not VARCHAR[] lists
             text_columns.append(column)
     for (schema, table), text_columns in tables.items():
         if not text_columns:
