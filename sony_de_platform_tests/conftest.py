@@ -4,6 +4,7 @@ a Snowflake wire-compatible server on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,9 +101,17 @@ class PublishedPipeline:
         self.manifest = generate_landing_data(self.settings.landing_dir, scale=self.scale, seed=5)
         self.settings.dagster_home.mkdir(parents=True)
         self.defs = build_definitions(self.settings)
-        with DagsterInstance.from_config(str(self.settings.dagster_home)) as instance:
-            job = self.defs.resolve_job_def(MEDALLION_FULL_BUILD)
-            self.result = job.execute_in_process(instance=instance, raise_on_error=False)
+        before = dict(os.environ)
+        try:
+            with DagsterInstance.from_config(str(self.settings.dagster_home)) as instance:
+                job = self.defs.resolve_job_def(MEDALLION_FULL_BUILD)
+                self.result = job.execute_in_process(instance=instance, raise_on_error=False)
+        finally:
+            # The dbt steps export the dbt profile's variables (SONY_DE_DUCKDB_PATH) into
+            # this process: keep them from steering later tests and their subprocesses.
+            for name in set(os.environ) - set(before):
+                del os.environ[name]
+            os.environ.update(before)
         self.run_id = self.result.run_id
 
     def query(self, sql: str) -> list[tuple]:

@@ -119,10 +119,18 @@ def test_every_tab_shows_the_warehouse_figures(
     assert any("Asset checks unavailable" in t for t in texts(results.warning))
 
 
-def _writable_copy(published_pipeline: PublishedPipeline, folder: Path) -> Path:
-    copy = folder / "SONY_DE_READER.duckdb"
+@pytest.fixture
+def editable_copy(
+    app_env: None,
+    published_pipeline: PublishedPipeline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A writable copy of the published file, which the app then reads."""
+    copy = tmp_path / "SONY_DE_READER.duckdb"
     shutil.copyfile(published_pipeline.settings.published_path, copy)
     copy.chmod(0o600)
+    monkeypatch.setenv("SONY_DE_PUBLISHED_PATH", str(copy))
     return copy
 
 
@@ -185,15 +193,8 @@ def _add_feature_tables(copy: Path) -> None:
         )
 
 
-def test_feature_tables_are_shown_when_present(
-    app_env: None,
-    published_pipeline: PublishedPipeline,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    copy = _writable_copy(published_pipeline, tmp_path)
-    _add_feature_tables(copy)
-    monkeypatch.setenv("SONY_DE_PUBLISHED_PATH", str(copy))
+def test_feature_tables_are_shown_when_present(editable_copy: Path) -> None:
+    _add_feature_tables(editable_copy)
     app, tabs = run_app()
     assert texts(app.error) == []
 
@@ -239,18 +240,11 @@ def test_missing_copy_is_said_in_words(
     assert texts(app.error) == []
 
 
-def test_unreadable_source_is_a_sentence_not_a_traceback(
-    app_env: None,
-    published_pipeline: PublishedPipeline,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    copy = _writable_copy(published_pipeline, tmp_path)
-    with duckdb.connect(str(copy)) as connection:
+def test_unreadable_source_is_a_sentence_not_a_traceback(editable_copy: Path) -> None:
+    with duckdb.connect(str(editable_copy)) as connection:
         connection.execute("DROP TABLE GOVERNANCE.DBT_TEST_RESULTS")
         connection.execute("CREATE TABLE GOVERNANCE.DBT_TEST_RESULTS AS SELECT 1 AS unexpected")
         connection.execute("DELETE FROM GOVERNANCE.LOAD_QUARANTINE_SUMMARY")
-    monkeypatch.setenv("SONY_DE_PUBLISHED_PATH", str(copy))
     app, tabs = run_app()
     (error,) = texts(tabs["Test Results"].error)
     assert error.startswith("Test Results could not be shown:") and "recorded_at" in error

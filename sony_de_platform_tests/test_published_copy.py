@@ -4,9 +4,10 @@ hold (RAW, SECURE, clear PII: scanned), and how it is written (writer lock, atom
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,6 @@ from sony_de_platform.warehouse import (
     build_reader_warehouse,
 )
 from sony_de_platform_tests.conftest import PublishedPipeline
-from sony_de_platform_tests.test_bronze_loader import _hold_writer
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"\+?\d{1,3}[- ]\d{3}[- ]\d{4}")
@@ -156,6 +156,17 @@ def _small_warehouse(folder: Path, rows: int) -> DuckDBWarehouse:
     return warehouse
 
 
+# Another process holding the writer lock, as a platform writer does (without importing it).
+HOLD_WRITER_LOCK = """
+import fcntl, json, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, json.dumps({"pid": os.getpid(), "purpose": "holding for a test"}).encode())
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
 def test_publish_waits_for_the_writer_and_swaps_atomically(tmp_path: Path) -> None:
     warehouse = _small_warehouse(tmp_path, rows=3)
     target = tmp_path / "published" / "SONY_DE_READER.duckdb"
@@ -163,17 +174,20 @@ def test_publish_waits_for_the_writer_and_swaps_atomically(tmp_path: Path) -> No
     reader = duckdb.connect(str(target), read_only=True)  # a reader keeps the old copy open
     try:
         _small_warehouse(tmp_path, rows=5)
-        ctx = multiprocessing.get_context("spawn")
-        ready, release = ctx.Event(), ctx.Event()
-        holder = ctx.Process(target=_hold_writer, args=(warehouse.path, ready, release))
-        holder.start()
-        try:
-            assert ready.wait(30)
-            with pytest.raises(WarehouseLockTimeout, match="holding for a test"):
-                warehouse.publish_copy(target, READER_SCHEMAS)
-        finally:
-            release.set()
-            holder.join(30)
+        lock_file = str(warehouse._lock.path)
+        with subprocess.Popen(
+            [sys.executable, "-c", HOLD_WRITER_LOCK, lock_file],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as holder:
+            try:
+                assert holder.stdout.readline().strip() == "holding"
+                with pytest.raises(WarehouseLockTimeout, match="holding for a test"):
+                    warehouse.publish_copy(target, READER_SCHEMAS)
+            finally:
+                holder.stdin.close()
+                holder.wait(30)
         assert _read(target, "SELECT COUNT(*) FROM DIMS.dim_fans") == [(3,)], "copy untouched"
         assert [p.name for p in target.parent.iterdir()] == [target.name]
 

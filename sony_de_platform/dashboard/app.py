@@ -121,16 +121,10 @@ def pipeline_health(reader: MonitorReader, settings: Settings) -> None:
         st.metric("Dynamic tables behind their target lag", f"{late}/{len(status)}")
         st.dataframe(status, hide_index=True)
     st.subheader("Recent Dagster runs")
-    try:
-        runs = dagster_api.recent_runs(settings.dagster_url)
-    except dagster_api.DagsterUnavailable as reason:
-        st.warning(f"Dagster runs unavailable: {reason}. Start the Dagster UI with `make dev`.")
-        return
-    if runs.empty:
-        st.info(f"Dagster at {settings.dagster_url} has no runs yet.")
-        return
-    st.caption(f"From the Dagster webserver at {settings.dagster_url}.")
-    st.dataframe(runs, hide_index=True)
+    runs = from_dagster(dagster_api.recent_runs, "Dagster runs", settings)
+    if runs is not None:
+        st.caption(f"From the Dagster webserver at {settings.dagster_url}.")
+        st.dataframe(runs, hide_index=True)
 
 
 def data_lineage(settings: Settings) -> None:
@@ -161,24 +155,35 @@ def test_results(reader: MonitorReader, settings: Settings) -> None:
     results = frame_or_message(reader, monitor.DBT_TEST_RESULTS)
     if results is not None:
         latest = monitor.latest_test_results(results)
-        counts = monitor.status_counts(latest, "status")
-        for column, (label, count) in zip(st.columns(3), counts.items(), strict=True):
-            column.metric(f"dbt tests {label}", count)
+        status_metrics(latest, "dbt tests")
         st.dataframe(latest, hide_index=True)
     st.subheader("Asset checks in Dagster")
+    checks = from_dagster(dagster_api.asset_check_outcomes, "Asset checks", settings)
+    if checks is not None:
+        checks = monitor.failing_first(checks, "status", ["asset", "check"])
+        status_metrics(checks, "asset checks")
+        st.dataframe(checks, hide_index=True)
+
+
+def status_metrics(frame: pd.DataFrame, what: str) -> None:
+    counts = monitor.status_counts(frame, "status")
+    for column, (label, count) in zip(st.columns(len(counts)), counts.items(), strict=True):
+        column.metric(f"{what} {label}", count)
+
+
+def from_dagster(
+    fetch: Callable[[str], pd.DataFrame], what: str, settings: Settings
+) -> pd.DataFrame | None:
+    """What Dagster's webserver answers, or a sentence saying why there is nothing."""
     try:
-        checks = dagster_api.asset_check_outcomes(settings.dagster_url)
+        frame = fetch(settings.dagster_url)
     except dagster_api.DagsterUnavailable as reason:
-        st.warning(f"Asset checks unavailable: {reason}. Start the Dagster UI with `make dev`.")
-        return
-    if checks.empty:
-        st.info(f"Dagster at {settings.dagster_url} reports no asset checks.")
-        return
-    checks = monitor.failing_first(checks, "status", ["asset", "check"])
-    counts = monitor.status_counts(checks, "status")
-    for column, (label, count) in zip(st.columns(3), counts.items(), strict=True):
-        column.metric(f"asset checks {label}", count)
-    st.dataframe(checks, hide_index=True)
+        st.warning(f"{what} unavailable: {reason}. Start the Dagster UI with `make dev`.")
+        return None
+    if frame.empty:
+        st.info(f"{what}: Dagster at {settings.dagster_url} has none yet.")
+        return None
+    return frame
 
 
 def main() -> None:
@@ -211,4 +216,5 @@ def main() -> None:
             guarded("Test Results", lambda: test_results(reader, settings))
 
 
-main()
+if __name__ == "__main__":  # `streamlit run` and AppTest run the file as __main__
+    main()
