@@ -49,7 +49,7 @@ pytestmark = pytest.mark.slow
 
 DATABASE = "SONY_DE_FAKESNOW"
 SCALE, SEED = 0.02, 7
-DBT_STEPS = ("medallion_dbt_models", "fan_profile_snapshots")
+DBT_STEPS = ("silver_dbt_models", "gold_dbt_models", "fan_profile_snapshots")
 # Columns whose values depend on when or by which run a row was written.
 VOLATILE_COLUMNS = {
     "_load_id",

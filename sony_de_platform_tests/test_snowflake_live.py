@@ -182,7 +182,7 @@ def test_3_dbt_build(live: LiveRun) -> None:
         run_config={
             "ops": {
                 step: {"config": {"full_refresh": True}}
-                for step in ("medallion_dbt_models", "fan_profile_snapshots")
+                for step in ("silver_dbt_models", "gold_dbt_models", "fan_profile_snapshots")
             }
         },
     )
