@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetsDefinition
@@ -17,6 +18,22 @@ from sony_de_platform.warehouse import Warehouse, retry_when_busy
 SNAPSHOT_SELECTION = "resource_type:snapshot"
 
 
+@contextmanager
+def _profile_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set dbt's profile variables for one invocation and restore the process's afterwards,
+    so a later run in the same process never writes into this run's warehouse."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _run_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
@@ -24,8 +41,8 @@ def _run_dbt(
     args: list[str],
 ) -> Iterator[Any]:
     """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
-    os.environ.update(warehouse.dbt_profile_env())  # profiles.yml reads env_var only
     with (
+        _profile_environment(warehouse.dbt_profile_env()),  # profiles.yml reads env_var only
         retry_when_busy(warehouse, context),
         warehouse.exclusive_writer(f"dbt {args[0]}", on_wait=context.log.info),
     ):
