@@ -4,12 +4,8 @@ DuckDB file and a real (temporary, persistent) Dagster instance."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,8 +41,9 @@ from sony_de_platform.cdc.sensors import (
     landing_arrivals_job,
 )
 from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
-from sony_de_platform.settings import REPO_ROOT, Settings, SettingsError, load_settings
+from sony_de_platform.settings import Settings, SettingsError, load_settings
 from sony_de_platform.warehouse import DuckDBWarehouse
+from sony_de_platform_tests.lock_holders import HOLD_DUCKDB_FILE, HOLD_WRITER_LOCK, holding
 from sony_de_platform_tests.test_bronze_loader import interaction
 
 STREAM = FAN_INTERACTIONS_STREAM.qualified_name
@@ -204,40 +201,6 @@ def test_stream_sensor_requests_no_second_run_while_one_is_in_flight(
         assert f"run {run.run_id} ({shown}) is consuming {STREAM}" in message
     instance.report_run_failed(run)
     assert isinstance(evaluate_stream_sensor(instance, warehouse), RunRequest)
-
-
-@contextmanager
-def holding(script: str, *args: str) -> Iterator[int]:
-    """A separate process that holds a lock until the block ends; yields its pid."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", script, *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None and process.stdout.readline().strip() == "holding"
-        yield process.pid
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-
-
-HOLD_WRITER_LOCK = """
-import sys, time
-from sony_de_platform.settings import load_settings
-from sony_de_platform.warehouse import build_warehouse
-with build_warehouse(load_settings({"SONY_DE_DATA_DIR": sys.argv[1]})).session():
-    print("holding", flush=True)
-    time.sleep(300)
-"""
-HOLD_DUCKDB_FILE = """
-import sys, time, duckdb
-connection = duckdb.connect(sys.argv[1])
-print("holding", flush=True)
-time.sleep(300)
-"""
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from sony_de_platform.governance.key_stats import current_key_stats
 from sony_de_platform.settings import REPO_ROOT
 from sony_de_platform_tests.browser import free_port
 from sony_de_platform_tests.conftest import PublishedPipeline
+from sony_de_platform_tests.lock_holders import HOLD_DUCKDB_FILE, holding
 
 pytestmark = pytest.mark.slow
 
@@ -252,3 +253,18 @@ def test_unreadable_source_is_a_sentence_not_a_traceback(editable_copy: Path) ->
         "GOVERNANCE.LOAD_QUARANTINE_SUMMARY is empty" in t for t in texts(tabs["Data Quality"].info)
     )
     assert texts(tabs["Overview"].error) == []
+
+
+def test_the_monitor_keeps_working_while_a_run_holds_the_warehouse(
+    app_env: None, published_pipeline: PublishedPipeline
+) -> None:
+    """A long run keeps the warehouse file open to write, and DuckDB then refuses every other
+    process, readers too. The monitor reads the published copy and shows the same figures."""
+    stats = current_key_stats(published_pipeline.settings)
+    warehouse_path = str(published_pipeline.settings.warehouse_path)
+    with holding(HOLD_DUCKDB_FILE, warehouse_path):
+        with pytest.raises(duckdb.IOException, match="lock"):
+            duckdb.connect(warehouse_path, read_only=True)
+        app, tabs = run_app()
+        assert texts(app.error) == []
+        assert [(m.label, m.value) for m in tabs["Overview"].metric] == stats.rows()

@@ -169,8 +169,7 @@ def test_key_stats_come_from_the_warehouse(pipeline: Pipeline) -> None:
             "DIMS.dim_titles",
             "FACTS.fact_box_office",
             "FACTS.fact_daily_performance",
-            "STG.GUEST_FANS",  # routed from the CDC stream
-        )
+        )  # the conformed tables; STG (views and the routed GUEST_FANS) is staging
     )
     table = stats.as_markdown()
     assert "| dbt Tests | " in table and "| SCD2 Snapshot Records | " in table

@@ -188,7 +188,7 @@ def _kill_when(child: subprocess.Popen, marker: str, after_seconds: float) -> No
 @pytest.mark.parametrize(
     ("step", "marker", "after_seconds"),
     [
-        ("dbt build", "dbt build .*fqn", 4.0),
+        ("dbt build", "dbt build .*path:models/silver", 4.0),
         ("dbt snapshot", "dbt build .*resource_type:snapshot", 1.0),
     ],
 )

@@ -22,6 +22,7 @@ from sony_de_platform.bronze.assets import PLATFORM_OWNER, WAREHOUSE_POOL
 from sony_de_platform.governance.key_stats import (
     GOLD_SCHEMAS,
     SILVER_SCHEMAS,
+    STAGING_SCHEMA,
     compute_key_stats,
     project_data_tests,
 )
@@ -33,7 +34,13 @@ from sony_de_platform.warehouse import Warehouse
 GOVERNANCE_GROUP = "governance"
 MONITOR_SUMMARIES_KEY = AssetKey(["governance", "monitor_summaries"])
 READER_COPY_KEY = AssetKey(["governance", "published_reader_copy"])
-READER_SCHEMAS: tuple[str, ...] = (*SILVER_SCHEMAS, *GOLD_SCHEMAS, GOVERNANCE_SCHEMA)
+# Silver (its staging area too: the public GUEST_FANS and the staging views), Gold and counts.
+READER_SCHEMAS: tuple[str, ...] = (
+    STAGING_SCHEMA,
+    *SILVER_SCHEMAS,
+    *GOLD_SCHEMAS,
+    GOVERNANCE_SCHEMA,
+)
 # Columns that hold clear PII in RAW (and SECURE): publishing refuses a relation carrying one.
 PII_COLUMN_NAMES = frozenset({"email", "full_name", "phone", "date_of_birth"})
 

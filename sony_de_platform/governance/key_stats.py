@@ -18,6 +18,7 @@ from sony_de_platform.warehouse import Session, open_warehouse, qualified
 
 # Silver Layer Rows counts the conformed Silver tables (dimensions and facts): STG is the
 # staging area (incremental staging tables and views), the snapshot is reported on its own.
+STAGING_SCHEMA = "STG"
 SILVER_SCHEMAS = ("DIMS", "FACTS")
 GOLD_SCHEMAS = ("STUDIO_OPS", "MARKETING")
 SNAPSHOT = ("DIMS", "SNP_FAN_PROFILES")
@@ -95,9 +96,10 @@ def _passing_data_tests(session: Session) -> int:
 
 
 def compute_key_stats(
-    session: Session, dbt_tests_configured: int, dmf_outcome: tuple[int, int] = (0, 0)
+    session: Session, dbt_tests_configured: int, dmf_outcome: tuple[int, int] | None = None
 ) -> KeyStats:
-    """Figures of the current warehouse; `dmf_outcome` is (passing, total) DMF checks."""
+    """Figures of the current warehouse; `dmf_outcome` is (passing, total) DMF checks, read
+    from the data-quality results unless given."""
     bronze = [
         TableCount(RAW_SCHEMA, feed.table, session.row_count(RAW_SCHEMA, feed.table))
         for feed in FEEDS
@@ -107,7 +109,7 @@ def compute_key_stats(
     silver = [t for t in silver_all if (t.schema, t.table) != SNAPSHOT]
     snapshot = [t for t in silver_all if (t.schema, t.table) == SNAPSHOT]
     gold = materialized_tables(session, GOLD_SCHEMAS)
-    dmf_passing, dmf_total = dmf_outcome
+    dmf_passing, dmf_total = dmf_outcome if dmf_outcome is not None else latest_dmf_outcome(session)
     return KeyStats(
         bronze_rows=sum(t.rows for t in bronze),
         silver_rows=sum(t.rows for t in silver),
@@ -132,5 +134,4 @@ def current_key_stats(settings: Settings, dmf_outcome: tuple[int, int] | None = 
     DMF outcome is read from the data-quality results unless given."""
     configured = project_data_tests(settings)
     with open_warehouse(settings) as warehouse, warehouse.session(read_only=True) as session:
-        outcome = dmf_outcome if dmf_outcome is not None else latest_dmf_outcome(session)
-        return compute_key_stats(session, configured, outcome)
+        return compute_key_stats(session, configured, dmf_outcome)
