@@ -138,8 +138,10 @@ def test_1_deploy_twice(live: LiveRun) -> None:
         )
         assert ("SELECT", "TABLE", role_name(database, "PII_STEWARD")) in future_on_secure
         assert ("INSERT", "TABLE", role_name(database, "TRANSFORMER")) in future_on_secure
+        assert ("UPDATE", "TABLE", role_name(database, "TRANSFORMER")) in future_on_secure
         readers = {grantee for privilege, _, grantee in future_on_secure if privilege == "SELECT"}
-        assert readers == {role_name(database, "PII_STEWARD")}
+        # The steward, and the routing's role, whose MERGE reads the vault (AccessLevel.ROUTE).
+        assert readers == {role_name(database, "PII_STEWARD"), role_name(database, "TRANSFORMER")}
         analyst_on = _show(session, f"SHOW GRANTS TO ROLE {role_name(database, 'ANALYST')}", "name")
         assert [name for (name,) in analyst_on if ".RAW" in name or ".SECURE" in name] == []
         masked = session.fetchall(
