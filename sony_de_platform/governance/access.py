@@ -114,9 +114,9 @@ LEVEL_PRIVILEGES: Mapping[AccessLevel, frozenset[Privilege]] = {
         }
     ),
     # The PII routing (cdc/routing.py) upserts verified fans into SECURE.FAN_PII_VAULT. On
-    # Snowflake each table privilege enables one command (user-guide/security-access-
-    # control-privileges, table privileges: SELECT "execute a SELECT statement on the
-    # table", INSERT, UPDATE "execute an UPDATE command"); there is no MERGE privilege.
+    # Snowflake each table privilege enables one command: SELECT, INSERT, UPDATE, DELETE
+    # (docs.snowflake.com/en/user-guide/security-access-control-privileges, table
+    # privileges); there is no MERGE privilege, so a MERGE needs those of what it does.
     # The routing's MERGE inserts (WHEN NOT MATCHED) and updates (WHEN MATCHED), and its
     # ON and WHEN MATCHED AND conditions read the vault's rows, as do its subqueries that
     # keep verified fans out of STG.GUEST_FANS (`fan_id IN (SELECT fan_id FROM vault)`):
