@@ -5,12 +5,13 @@ through dagster-snowflake, and dbt-snowflake) talks HTTP to a small proxy in fro
 which records each statement's text and binds exactly as they crossed the wire.
 
 fakesnow lacks some statements the platform issues on Snowflake (warehouses, roles,
-grants, masking policies, managed access). The proxy asks fakesnow, at login, to answer
-those with success without running them (its `nop_regexes` session parameter), so the
-platform's code path is the one a real account sees; the tests assert their exact SQL
-from the recording. Everything else really runs on fakesnow's engine.
+grants, masking policies, managed access, streams, data metric functions). The proxy asks
+fakesnow, at login, to answer those with success without running them (its `nop_regexes`
+session parameter), so the platform's code path is the one a real account sees; the tests
+assert their exact SQL from the recording. Everything else really runs on fakesnow's
+engine.
 
-Streams fakesnow lacks too, and the routing reads one. The proxy stands a twin in for it:
+The routing reads a stream, though. The proxy stands a twin in for it: the routing's
 `CREATE STREAM ... SHOW_INITIAL_ROWS = TRUE` on an append-only table becomes a view of
 every row of the table as an INSERT change, and SYSTEM$STREAM_HAS_DATA asks that view.
 That is exactly what a real stream holds until its first consumption, which is as far as
@@ -50,6 +51,10 @@ FAKESNOW_LACKS: tuple[str, ...] = (
     r"ALTER TABLE \S+ MODIFY COLUMN \S+ SET MASKING POLICY ",
     r"CREATE SCHEMA IF NOT EXISTS \S+ WITH MANAGED ACCESS$",
     r"ALTER SCHEMA \S+ ENABLE MANAGED ACCESS$",
+    # The deploy's streams and data metric functions. The routing's own CREATE STREAM, in
+    # the session's database, gets the stream twin instead (see `substitute`).
+    r"CREATE STREAM ",
+    r"CREATE DATA METRIC FUNCTION ",
     # fakesnow runs a MERGE as several statements that also write its own catalog, which
     # DuckDB refuses inside a transaction that wrote elsewhere: transaction control is
     # answered as a no-op and every statement commits on its own. The platform's atomicity
@@ -61,9 +66,11 @@ FAKESNOW_LACKS: tuple[str, ...] = (
 _LACKS = [re.compile(pattern, re.IGNORECASE) for pattern in FAKESNOW_LACKS]
 START_TIMEOUT_SECONDS = 60.0
 
+# The routing's stream, named SCHEMA.NAME in the session's database. The deploy names it
+# DATABASE.SCHEMA.NAME; that one stays a no-op, so the twin is created by the routing only.
 _CREATE_STREAM = re.compile(
-    r"CREATE STREAM IF NOT EXISTS ([A-Z0-9_.]+) ON TABLE ([A-Z0-9_.]+) APPEND_ONLY = TRUE "
-    r"SHOW_INITIAL_ROWS = TRUE .*",
+    r"CREATE STREAM IF NOT EXISTS ([A-Z0-9_]+\.[A-Z0-9_]+) ON TABLE ([A-Z0-9_]+\.[A-Z0-9_]+) "
+    r"APPEND_ONLY = TRUE SHOW_INITIAL_ROWS = TRUE .*",
     re.IGNORECASE | re.DOTALL,
 )
 _STREAM_HAS_DATA = "SELECT SYSTEM$STREAM_HAS_DATA(?)"
@@ -260,7 +267,7 @@ class FakeSnowflake:
             sent = SentStatement(
                 sql,
                 bindings,
-                not any(p.match(sql) for p in _LACKS),
+                ran_instead is not None or not any(p.match(sql) for p in _LACKS),
                 ran_instead["sqlText"] if ran_instead else None,
             )
             with self._lock:

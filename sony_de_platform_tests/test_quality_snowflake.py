@@ -329,3 +329,27 @@ def test_the_check_step_deploys_then_calls_each_dmf(tmp_path: Path) -> None:
         "duplicate_count": (True, True),
     }
     assert not result.success  # a blocking ERROR check failed: what stops Gold downstream
+
+
+def test_a_per_run_database_holds_its_own_dmfs_beside_its_tables() -> None:
+    """`SNOWFLAKE_DATABASE` other than SONY_DE (a per-run test database): the custom DMFs are
+    created, attached and called there; the system DMFs stay in SNOWFLAKE.CORE."""
+    registry = load_registry()
+    assert registry.in_database("sony_de") is registry
+    per_run = registry.in_database("sony_de_ci_1")
+    assert per_run.database == "SONY_DE_CI_1"
+    assert {f.qualified_name.rsplit(".", 1)[0] for f in per_run.custom_functions} == {
+        "SONY_DE_CI_1.GOVERNANCE"
+    }
+    assert [a.function.name for a in per_run.attachments] == [
+        a.function.name for a in registry.attachments
+    ]
+    assert all(a.function in per_run.functions for a in per_run.attachments)
+    assert {a.function.qualified_name for a in per_run.attachments if a.function.system} == {
+        a.function.qualified_name for a in registry.attachments if a.function.system
+    }
+    fake = FakeSnowflake()
+    SNOWFLAKE.deploy(SnowflakeSession(fake), per_run, [("DIMS", "dim_titles")])
+    assert _sql(fake) == [
+        re.sub(r"\bSONY_DE\.", "SONY_DE_CI_1.", sql) for sql in DIM_TITLES_DEPLOYMENT
+    ]

@@ -23,14 +23,14 @@ from sony_de_platform.settings import REPO_ROOT
 
 DATABASE, WAREHOUSE = "SONY_DE", "SONY_DE_WH"
 PLATFORM_ROLES = [f"{DATABASE}_{role.name}" for role in ROLES]
-OBJECT_KINDS_READ = {"TABLES", "VIEWS", "DYNAMIC TABLES"}
+OBJECT_KINDS_READ = {"TABLES", "VIEWS", "DYNAMIC TABLES", "STREAMS"}
 
 GRANT_ON_SCHEMA = re.compile(
     rf"GRANT (?P<privileges>[A-Z ,]+) ON SCHEMA {DATABASE}\.(?P<schema>\w+) TO ROLE (?P<role>\w+)"
 )
 GRANT_ON_OBJECTS = re.compile(
     rf"GRANT (?P<privileges>[A-Z ,]+) ON (?P<scope>ALL|FUTURE) "
-    rf"(?P<kind>TABLES|VIEWS|DYNAMIC TABLES) IN SCHEMA {DATABASE}\.(?P<schema>\w+) "
+    rf"(?P<kind>TABLES|VIEWS|DYNAMIC TABLES|STREAMS) IN SCHEMA {DATABASE}\.(?P<schema>\w+) "
     r"TO ROLE (?P<role>\w+)"
 )
 GRANT_ROLE = re.compile(r"GRANT ROLE (?P<child>\w+) TO ROLE (?P<parent>\w+)")
@@ -152,7 +152,10 @@ def test_who_reads_what() -> None:
             if "SELECT" in parsed.effective(role, schema.value)
         }
 
-    assert readers(Schema.SECURE) == {"PII_STEWARD"}
+    # Only the steward reads SECURE, and the role the PII routing runs as, which must read
+    # the vault it MERGEs into (see AccessLevel.ROUTE); nobody inherits that role's access.
+    assert readers(Schema.SECURE) == {"PII_STEWARD", "TRANSFORMER"}
+    assert not [role for role in ROLES if "TRANSFORMER" in role.inherits]
     assert readers(Schema.RAW) == {"LOADER", "TRANSFORMER", "PII_STEWARD"}
     assert readers(Schema.STG) == {"TRANSFORMER"}
     for gold_or_silver in (Schema.DIMS, Schema.FACTS, Schema.STUDIO_OPS, Schema.MARKETING):
@@ -160,9 +163,21 @@ def test_who_reads_what() -> None:
     assert readers(Schema.GOVERNANCE) == {"TRANSFORMER", "MONITOR"}
     analyst = f"{DATABASE}_ANALYST"
     assert parsed.effective(analyst, "RAW") == parsed.effective(analyst, "SECURE") == set()
-    # The pipeline deposits into SECURE without being able to read it back.
-    assert parsed.effective(f"{DATABASE}_TRANSFORMER", "SECURE") == {"USAGE", "INSERT"}
-    # Only the roles that build may create objects; nobody creates in SECURE.
+    # The routing's write path into the vault: exactly what its MERGE needs, and CREATE
+    # TABLE for the first routing to create the vault; no DELETE, no views or streams.
+    assert parsed.effective(f"{DATABASE}_TRANSFORMER", "SECURE") == {
+        "USAGE",
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "CREATE TABLE",
+    }
+    # The routing reads RAW's stream and creates it when the deploy has not.
+    assert "CREATE STREAM" in parsed.effective(f"{DATABASE}_TRANSFORMER", "RAW")
+    assert [
+        role for role in PLATFORM_ROLES if "CREATE STREAM" in parsed.effective(role, "RAW")
+    ] == [f"{DATABASE}_TRANSFORMER"]
+    # Only the roles that build may create objects; in SECURE only the routing (the vault).
     for role in PLATFORM_ROLES:
         creates = {
             schema.value
@@ -174,6 +189,7 @@ def test_who_reads_what() -> None:
             f"{DATABASE}_TRANSFORMER": {
                 "RAW",
                 "STG",
+                "SECURE",
                 "DIMS",
                 "FACTS",
                 "STUDIO_OPS",

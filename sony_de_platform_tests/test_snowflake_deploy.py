@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from sony_de_platform.bronze.feeds import FEEDS
+from sony_de_platform.cdc.streams import STREAMS
 from sony_de_platform.governance.snowflake_deploy import (
     DEPLOY_SECTIONS,
     DeployError,
@@ -28,9 +29,12 @@ from sony_de_platform.governance.snowflake_deploy import (
     render_script,
     run_deploy,
 )
+from sony_de_platform.quality.registry import load_registry
 from sony_de_platform.settings import REPO_ROOT, SettingsError, load_settings
 from sony_de_platform.warehouse import DuckDBWarehouse
+from sony_de_platform.warehouse.data_metrics import SnowflakeDataMetrics
 from sony_de_platform.warehouse.snowflake import STAGE_BINDING_THRESHOLD, rows_per_insert
+from sony_de_platform.warehouse.streams import create_stream_sql
 
 GOLDEN = Path(__file__).parent / "golden" / "snowflake_deploy_SONY_DE.sql"
 DEFAULT = DeployTarget("SONY_DE", "SONY_DE_WH")
@@ -45,10 +49,18 @@ STRING = r"'(?:[^'\\]|''|\\.)*'"
 PRIVILEGES_ON = {
     "WAREHOUSE": {"USAGE", "MONITOR", "OPERATE", "MODIFY"},
     "DATABASE": {"USAGE", "MONITOR", "CREATE SCHEMA"},
-    "SCHEMA": {"USAGE", "MONITOR", "CREATE TABLE", "CREATE VIEW", "CREATE DYNAMIC TABLE"},
+    "SCHEMA": {
+        "USAGE",
+        "MONITOR",
+        "CREATE TABLE",
+        "CREATE VIEW",
+        "CREATE DYNAMIC TABLE",
+        "CREATE STREAM",
+    },
     "TABLES": {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES"},
     "VIEWS": {"SELECT", "REFERENCES"},
     "DYNAMIC TABLES": {"SELECT", "MONITOR", "OPERATE"},
+    "STREAMS": {"SELECT"},
 }
 
 # Documented forms of the statements sqlglot keeps opaque: (reference page, pattern).
@@ -78,7 +90,8 @@ DOCUMENTED = [
         #   IN SCHEMA <schema_name> TO ROLE <role_name>
         "/sql-reference/sql/grant-privilege",
         rf"GRANT (?P<privileges>[A-Z ,]+) ON (?:ALL|FUTURE) "
-        rf"(?P<securable>TABLES|VIEWS|DYNAMIC TABLES) IN SCHEMA {QUALIFIED} TO ROLE {NAME}",
+        rf"(?P<securable>TABLES|VIEWS|DYNAMIC TABLES|STREAMS) IN SCHEMA {QUALIFIED} "
+        rf"TO ROLE {NAME}",
     ),
     (
         # GRANT { schemaPrivileges } ON SCHEMA <schema_name> TO ROLE <role_name>
@@ -104,6 +117,24 @@ DOCUMENTED = [
         #   SET MASKING POLICY <policy_name> [ USING ( ... ) ] [ FORCE ]
         "/sql-reference/sql/alter-table-column",
         rf"ALTER TABLE {QUALIFIED} MODIFY COLUMN {COLUMN} SET MASKING POLICY {QUALIFIED} FORCE",
+    ),
+    (
+        # CREATE [ OR REPLACE ] STREAM [ IF NOT EXISTS ] <name> [ COPY GRANTS ]
+        #   ON TABLE <table_name> [ APPEND_ONLY = TRUE | FALSE ]
+        #   [ SHOW_INITIAL_ROWS = TRUE | FALSE ] [ COMMENT = '<string_literal>' ]
+        "/sql-reference/sql/create-stream",
+        rf"CREATE STREAM IF NOT EXISTS {QUALIFIED} ON TABLE {QUALIFIED} "
+        rf"APPEND_ONLY = (?:TRUE|FALSE) SHOW_INITIAL_ROWS = (?:TRUE|FALSE) COMMENT = {STRING}",
+    ),
+    (
+        # CREATE [ OR REPLACE ] [ SECURE ] DATA METRIC FUNCTION [ IF NOT EXISTS ] <name>
+        #   ( <table_arg> TABLE( [ <col_arg> <data_type> [ , ... ] ] ) )
+        #   RETURNS NUMBER [ [ NOT ] NULL ] [ LANGUAGE SQL ] [ COMMENT = '<string_literal>' ]
+        #   AS '<expression>'   (a dollar-quoted string constant is a string literal too)
+        "/sql-reference/sql/create-data-metric-function",
+        rf"CREATE DATA METRIC FUNCTION IF NOT EXISTS {QUALIFIED}\(arg_t TABLE\("
+        rf"{COLUMN} {NAME}(?:, {COLUMN} {NAME})*\)\) RETURNS NUMBER COMMENT = {STRING} "
+        r"AS \$\$(?P<query>(?:(?!\$\$).)+)\$\$",
     ),
 ]
 
@@ -143,6 +174,9 @@ def test_every_statement_follows_snowflakes_documented_syntax() -> None:
         if groups.get("body"):
             body = sqlglot.parse_one(groups["body"], read="snowflake")
             assert isinstance(body, exp.Case), sql
+        if groups.get("query"):
+            query = sqlglot.parse_one(groups["query"], read="snowflake")
+            assert isinstance(query, exp.Select), sql
     assert understood > 20 and opaque > 20
 
 
@@ -157,7 +191,8 @@ def test_sqlglot_understood_grants_use_documented_privileges() -> None:
 
 def test_every_statement_is_idempotent() -> None:
     idempotent = [
-        r"CREATE (WAREHOUSE|DATABASE|SCHEMA|ROLE|TABLE|MASKING POLICY) IF NOT EXISTS .+",
+        r"CREATE (WAREHOUSE|DATABASE|SCHEMA|ROLE|TABLE|MASKING POLICY|STREAM"
+        r"|DATA METRIC FUNCTION) IF NOT EXISTS .+",
         r"ALTER SCHEMA \S+ ENABLE MANAGED ACCESS",  # converges; no-op when enabled
         r"ALTER MASKING POLICY \S+ SET BODY -> .+",  # converges the body
         r"ALTER TABLE \S+ MODIFY COLUMN \S+ SET MASKING POLICY \S+ FORCE",  # re-attaches
@@ -174,13 +209,15 @@ def test_objects_are_created_before_they_are_used() -> None:
         made = re.match(r"CREATE \w+(?: \w+)? IF NOT EXISTS (\S+)", sql)
         if made:
             created.add(made.group(1))
-        for used in re.findall(r"(?:ON SCHEMA|IN SCHEMA|ALTER TABLE|TO ROLE) (\S+)", sql):
+        for used in re.findall(r"(?:ON SCHEMA|IN SCHEMA|ALTER TABLE|ON TABLE|TO ROLE) (\S+)", sql):
             assert used in created, f"{used} used before it is created: {sql}"
         for policy in re.findall(r"SET MASKING POLICY (\S+)", sql):
             assert policy in created, sql
     names = [section.name for section in DEPLOY_SECTIONS]
     assert names[-1] == "grants"  # ALL grants then cover every object the deploy created
     assert names.index("RAW tables") < names.index("masking policies")
+    assert names.index("RAW tables") < names.index("streams")  # a stream needs its table
+    assert names[-3:-1] == ["streams", "data metric functions"]
 
 
 def test_masking_covers_every_raw_pii_column() -> None:
@@ -269,3 +306,41 @@ def test_appends_stay_below_the_stage_binding_threshold(columns: int) -> None:
     assert rows >= 1
     assert rows * columns < STAGE_BINDING_THRESHOLD or rows == 1
     assert (rows + 1) * columns >= STAGE_BINDING_THRESHOLD
+
+
+def _section(name: str, target: DeployTarget = DEFAULT) -> list[str]:
+    return [s.sql for s in deploy_plan(target) if s.section == name]
+
+
+def test_streams_are_deployed_with_the_statement_the_routing_issues() -> None:
+    assert _section("streams") == [
+        "CREATE STREAM IF NOT EXISTS SONY_DE.RAW.FAN_INTERACTIONS_STREAM "
+        "ON TABLE SONY_DE.RAW.RAW_FAN_INTERACTIONS APPEND_ONLY = TRUE SHOW_INITIAL_ROWS = TRUE "
+        "COMMENT = 'New fan interactions, consumed by route_fan_pii "
+        "(PII to SECURE, guests public).'"
+    ]
+    # The routing names the stream in its session's database; otherwise the same text.
+    assert [sql.replace("SONY_DE.", "") for sql in _section("streams")] == [
+        create_stream_sql(stream) for stream in STREAMS
+    ]
+
+
+def test_custom_dmfs_are_deployed_into_the_target_database_and_not_attached() -> None:
+    registry = load_registry()
+    created = _section("data metric functions")
+    assert created == [
+        SnowflakeDataMetrics().create_function_sql(function)
+        for function in registry.custom_functions
+    ]
+    assert len(created) == 7  # GOVERNANCE is created with the other schemas
+    assert created[0] == (
+        "CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.VALID_IMDB_SCORE("
+        "arg_t TABLE(arg_c NUMBER)) RETURNS NUMBER COMMENT = 'IMDB scores lie between 0 and 10 "
+        "(NULL means the feed\\'s value was dropped).' AS $$SELECT COUNT(*) FROM arg_t WHERE "
+        "arg_c IS NOT NULL AND (arg_c < 0 OR arg_c > 10)$$"
+    )
+    per_run = _section("data metric functions", DeployTarget("SONY_DE_CI_1", "WH"))
+    assert per_run == [sql.replace("SONY_DE.", "SONY_DE_CI_1.") for sql in created]
+    # Attachments need the dbt tables and dbt's CREATE OR REPLACE drops them: the DMF check
+    # steps add them at run time.
+    assert not [s for s in plan_sql() if "ADD DATA METRIC FUNCTION" in s]

@@ -283,11 +283,22 @@ def test_deploy_runs_on_the_server_what_fakesnow_supports(snowflake_run: Snowfla
         "GRANT ROLE",
         "GRANT USAGE",
         "GRANT SELECT",
-        "GRANT INSERT",
         "CREATE MASKING",
         "ALTER MASKING",
         "ALTER TABLE",
+        "CREATE STREAM",
+        "CREATE DATA",  # METRIC FUNCTION
     }
+    # The streams and DMFs are answered as no-ops, not by the routing's stream twin: the
+    # routing creates the twin itself, later, as on an account where the deploy's stream
+    # makes the routing's CREATE STREAM IF NOT EXISTS a no-op.
+    plan = deploy_plan(DeployTarget(DATABASE, "SONY_DE_WH"))
+    area_sections = ("streams", "data metric functions")
+    assert [s.sql for s in sent if s.sql.startswith(("CREATE STREAM", "CREATE DATA METRIC"))] == [
+        s.sql for s in plan if s.section in area_sections
+    ]
+    assert len([s for s in plan if s.section in area_sections]) == 8
+    assert all(not s.executed and s.ran_instead is None for s in sent if "STREAM " in s.sql)
 
 
 def test_deployed_raw_tables_hold_utc_wall_clock_as_timestamp_ntz(

@@ -1,4 +1,5 @@
-"""Against a real Snowflake account: deploy, Bronze load, dbt build, teardown.
+"""Against a real Snowflake account: deploy, Bronze load, stream consumption, dbt build,
+DMF check, teardown.
 
 Skipped unless real credentials are in the environment: SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER,
 SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH, and no SNOWFLAKE_HOST pointing at a local
@@ -6,10 +7,9 @@ server. SNOWFLAKE_ROLE must be able to deploy (see README, Snowflake). Everythin
 in a database created for this run, SONY_DE_CI_<random>, whose roles are named after it;
 both are dropped at the end, whatever happened.
 
-Not here yet: the DMF check and the stream consumption steps. The DMF registry (quality/)
-and the stream registry (cdc/) plug their deploy sections into
-governance/snowflake_deploy.py:AREA_SECTIONS; their live steps belong beside these once they
-exist.
+The deploy creates the fan-interactions stream before Bronze loads anything, so the
+routing's first consumption carries every loaded row; the DMF check runs the check step's
+own calls (attach where missing, then call the DMF ad hoc) on one dbt table.
 """
 
 from __future__ import annotations
@@ -23,15 +23,27 @@ from dataclasses import dataclass
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
 
-from sony_de_platform.bronze.feeds import FEEDS
+from sony_de_platform.bronze.feeds import FAN_INTERACTIONS, FEEDS
+from sony_de_platform.cdc.routing import (
+    GUEST_SCHEMA,
+    GUEST_TABLE,
+    SECURE_SCHEMA,
+    VAULT_TABLE,
+    route_fan_pii,
+)
+from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
 from sony_de_platform.definitions import build_definitions
 from sony_de_platform.demo import split_into_waves
 from sony_de_platform.governance.access import ROLES, Schema, role_name
 from sony_de_platform.governance.deploy_job import SNOWFLAKE_DEPLOY
 from sony_de_platform.jobs import MEDALLION_FULL_BUILD
+from sony_de_platform.quality.measurement import engine_for, measure
+from sony_de_platform.quality.registry import load_registry
 from sony_de_platform.settings import Settings, SettingsError, load_settings
 from sony_de_platform.synthetic import generate_landing_data
 from sony_de_platform.warehouse import Session, open_warehouse
+from sony_de_platform.warehouse.data_metrics import SnowflakeDataMetrics
+from sony_de_platform.warehouse.streams import CONSUMPTIONS_SCHEMA, CONSUMPTIONS_TABLE, streams
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -138,8 +150,10 @@ def test_1_deploy_twice(live: LiveRun) -> None:
         )
         assert ("SELECT", "TABLE", role_name(database, "PII_STEWARD")) in future_on_secure
         assert ("INSERT", "TABLE", role_name(database, "TRANSFORMER")) in future_on_secure
+        assert ("UPDATE", "TABLE", role_name(database, "TRANSFORMER")) in future_on_secure
         readers = {grantee for privilege, _, grantee in future_on_secure if privilege == "SELECT"}
-        assert readers == {role_name(database, "PII_STEWARD")}
+        # The steward, and the routing's role, whose MERGE reads the vault (AccessLevel.ROUTE).
+        assert readers == {role_name(database, "PII_STEWARD"), role_name(database, "TRANSFORMER")}
         analyst_on = _show(session, f"SHOW GRANTS TO ROLE {role_name(database, 'ANALYST')}", "name")
         assert [name for (name,) in analyst_on if ".RAW" in name or ".SECURE" in name] == []
         masked = session.fetchall(
@@ -171,7 +185,38 @@ def test_2_bronze_load(live: LiveRun) -> None:
             assert session.row_count("RAW", feed.table) == loaded > 0, feed.table
 
 
-def test_3_dbt_build(live: LiveRun) -> None:
+def test_3_stream_consumption(live: LiveRun) -> None:
+    """The routing consumes the stream the deploy created: verified fans into the vault,
+    the others into the guest table, and the stream is empty afterwards."""
+    raw = f"RAW.{FAN_INTERACTIONS.table}"
+    with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
+        loaded = session.row_count("RAW", FAN_INTERACTIONS.table)
+        verified = session.scalar(
+            f"SELECT COUNT(DISTINCT fan_id) FROM {raw} WHERE fan_type = 'verified'"
+        )
+        guests = session.scalar(
+            f"SELECT COUNT(DISTINCT fan_id) FROM {raw} WHERE COALESCE(fan_type, '') <> "
+            f"'verified' AND fan_id NOT IN (SELECT fan_id FROM {raw} WHERE fan_type = 'verified')"
+        )
+        stream = streams(session)
+        assert stream.exists(FAN_INTERACTIONS_STREAM)  # from the deploy, before any load
+        assert stream.has_data(FAN_INTERACTIONS_STREAM)
+        result = route_fan_pii(session, "live-test")
+        assert result.change_rows == loaded > 0
+        assert (result.vault_fans, result.guest_fans) == (verified, guests)
+        assert verified > 0
+        assert session.row_count(SECURE_SCHEMA, VAULT_TABLE) == verified
+        assert session.row_count(GUEST_SCHEMA, GUEST_TABLE) == guests
+        assert not stream.has_data(FAN_INTERACTIONS_STREAM)  # the offset moved on commit
+        assert session.fetchall(
+            f"SELECT stream_name, change_rows, run_id FROM "
+            f"{CONSUMPTIONS_SCHEMA}.{CONSUMPTIONS_TABLE}"
+        ) == [(FAN_INTERACTIONS_STREAM.qualified_name, loaded, "live-test")]
+        again = route_fan_pii(session, "live-test-again")  # nothing pending: no consumption
+        assert (again.change_rows, again.vault_fans, again.guest_fans) == (0, verified, guests)
+
+
+def test_4_dbt_build(live: LiveRun) -> None:
     """Unit tests included: they run on a real account."""
     graph = live.defs.resolve_asset_graph()
     bronze = {AssetKey(["raw", feed.asset_name]) for feed in FEEDS}
@@ -197,7 +242,25 @@ def test_3_dbt_build(live: LiveRun) -> None:
         assert set(outcomes) == {"pass"}, outcomes
 
 
-def test_4_teardown_drops_the_database_and_its_roles(live: LiveRun) -> None:
+def test_5_dmf_check(live: LiveRun) -> None:
+    """One attachment's check, with the check step's own calls: the custom DMF the deploy
+    created is attached where missing (dbt rebuilt the table), then called ad hoc."""
+    registry = load_registry().in_database(live.database)
+    attachment = next(
+        a for a in registry.attachments_on("DIMS", "dim_titles") if not a.function.system
+    )
+    assert attachment.function.qualified_name == f"{live.database}.GOVERNANCE.VALID_IMDB_SCORE"
+    with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
+        engine_for(session).deploy(session, registry, [("DIMS", "dim_titles")])
+        attached = SnowflakeDataMetrics().attached(
+            session, live.database, "DIMS", "dim_titles", "TABLE"
+        )
+        assert (attachment.function.qualified_name, attachment.argument_names) in attached
+        [measurement] = measure(session, registry, [attachment])
+    assert measurement.value == 0 and measurement.passed, measurement
+
+
+def test_6_teardown_drops_the_database_and_its_roles(live: LiveRun) -> None:
     database = live.database
     with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
         _teardown(session, database)

@@ -4,7 +4,7 @@ stream sensors all follow from `STREAMS`."""
 from __future__ import annotations
 
 from sony_de_platform.bronze.feeds import FAN_INTERACTIONS, RAW_SCHEMA
-from sony_de_platform.warehouse.streams import Stream
+from sony_de_platform.warehouse.streams import Stream, create_stream_sql
 
 # RAW is append-only, so an APPEND_ONLY stream says all there is to say (and is the cheaper
 # kind on Snowflake). SHOW_INITIAL_ROWS: the stream is created by the first routing, possibly
@@ -21,3 +21,11 @@ FAN_INTERACTIONS_STREAM = Stream(
 )
 
 STREAMS: tuple[Stream, ...] = (FAN_INTERACTIONS_STREAM,)
+
+
+def stream_deploy_statements(database: str) -> list[str]:
+    """The deploy's "streams" section: every stream of the registry, created in `database`
+    with the very statement the routing issues (which is then a no-op). It runs after the
+    RAW tables exist, so SHOW_INITIAL_ROWS covers whatever Bronze loads before the first
+    routing."""
+    return [create_stream_sql(stream, database) for stream in STREAMS]

@@ -42,15 +42,18 @@ class ObjectKind(StrEnum):
     TABLES = "TABLES"
     VIEWS = "VIEWS"
     DYNAMIC_TABLES = "DYNAMIC TABLES"
+    STREAMS = "STREAMS"
 
 
 class Privilege(StrEnum):
     USAGE = "USAGE"
     SELECT = "SELECT"
     INSERT = "INSERT"
+    UPDATE = "UPDATE"
     CREATE_TABLE = "CREATE TABLE"
     CREATE_VIEW = "CREATE VIEW"
     CREATE_DYNAMIC_TABLE = "CREATE DYNAMIC TABLE"
+    CREATE_STREAM = "CREATE STREAM"
 
 
 # Privileges on the schema itself, in the order they are written in a GRANT.
@@ -59,13 +62,21 @@ SCHEMA_PRIVILEGES = (
     Privilege.CREATE_TABLE,
     Privilege.CREATE_VIEW,
     Privilege.CREATE_DYNAMIC_TABLE,
+    Privilege.CREATE_STREAM,
 )
 # Privileges on the schema's objects: the kinds each is granted on, now (ALL) and later
 # (FUTURE). SELECT covers every kind dbt may materialize a model as, so that changing a
-# model's materialization never silently drops a reader's access.
+# model's materialization never silently drops a reader's access, and the streams (querying
+# a stream needs SELECT on the stream as well as on its table).
 OBJECT_PRIVILEGES: Mapping[Privilege, tuple[ObjectKind, ...]] = {
-    Privilege.SELECT: (ObjectKind.TABLES, ObjectKind.VIEWS, ObjectKind.DYNAMIC_TABLES),
+    Privilege.SELECT: (
+        ObjectKind.TABLES,
+        ObjectKind.VIEWS,
+        ObjectKind.DYNAMIC_TABLES,
+        ObjectKind.STREAMS,
+    ),
     Privilege.INSERT: (ObjectKind.TABLES,),
+    Privilege.UPDATE: (ObjectKind.TABLES,),
 }
 
 
@@ -73,9 +84,10 @@ class AccessLevel(StrEnum):
     """Named bundles of privileges, so the matrix and the README table read in words."""
 
     READ = "read"
+    CONSUME = "consume"
     APPEND = "append"
     BUILD = "build"
-    DEPOSIT = "deposit"
+    ROUTE = "route"
 
     @property
     def privileges(self) -> frozenset[Privilege]:
@@ -88,6 +100,7 @@ class AccessLevel(StrEnum):
 
 LEVEL_PRIVILEGES: Mapping[AccessLevel, frozenset[Privilege]] = {
     AccessLevel.READ: frozenset({Privilege.USAGE, Privilege.SELECT}),
+    AccessLevel.CONSUME: frozenset({Privilege.USAGE, Privilege.SELECT, Privilege.CREATE_STREAM}),
     AccessLevel.APPEND: frozenset(
         {Privilege.USAGE, Privilege.SELECT, Privilege.INSERT, Privilege.CREATE_TABLE}
     ),
@@ -100,13 +113,35 @@ LEVEL_PRIVILEGES: Mapping[AccessLevel, frozenset[Privilege]] = {
             Privilege.CREATE_DYNAMIC_TABLE,
         }
     ),
-    AccessLevel.DEPOSIT: frozenset({Privilege.USAGE, Privilege.INSERT}),
+    # The PII routing (cdc/routing.py) upserts verified fans into SECURE.FAN_PII_VAULT. On
+    # Snowflake each table privilege enables one command: SELECT, INSERT, UPDATE, DELETE
+    # (docs.snowflake.com/en/user-guide/security-access-control-privileges, table
+    # privileges); there is no MERGE privilege, so a MERGE needs those of what it does.
+    # The routing's MERGE inserts (WHEN NOT MATCHED) and updates (WHEN MATCHED), and its
+    # ON and WHEN MATCHED AND conditions read the vault's rows, as do its subqueries that
+    # keep verified fans out of STG.GUEST_FANS (`fan_id IN (SELECT fan_id FROM vault)`):
+    # SELECT on the vault is required, so a write-only vault cannot be upserted. The
+    # routing's role reads the vault only to match fan keys; CREATE TABLE lets the first
+    # routing create it (in a managed-access schema its owner still cannot grant on it).
+    AccessLevel.ROUTE: frozenset(
+        {
+            Privilege.USAGE,
+            Privilege.SELECT,
+            Privilege.INSERT,
+            Privilege.UPDATE,
+            Privilege.CREATE_TABLE,
+        }
+    ),
 }
 LEVEL_MEANINGS: Mapping[AccessLevel, str] = {
-    AccessLevel.READ: "query every table, view and dynamic table, present and future",
+    AccessLevel.READ: "query every table, view, dynamic table and stream, present and future",
+    AccessLevel.CONSUME: "read, and create the streams it consumes (the PII routing)",
     AccessLevel.APPEND: "read, insert rows, create tables (Bronze loads, run records)",
     AccessLevel.BUILD: "read, create tables, views and dynamic tables (dbt owns what it builds)",
-    AccessLevel.DEPOSIT: "insert rows without reading any (write-only vault)",
+    AccessLevel.ROUTE: (
+        "the PII routing's write path: create the vault and MERGE into it; SELECT only "
+        "because the MERGE and the guest clean-up read the vault to match fan keys"
+    ),
 }
 
 
@@ -126,14 +161,16 @@ ROLES: tuple[Role, ...] = (
     Role(
         "TRANSFORMER",
         "Transforming: dbt builds Silver and Gold from RAW, the pipeline records test "
-        "outcomes and deposits verified fans' PII in SECURE. The Dagster service user's role.",
+        "outcomes and the PII routing upserts verified fans' PII into the SECURE vault. "
+        "The Dagster service user's role.",
         inherits=("LOADER",),
         sees_clear_pii=True,  # Silver validates and hashes e-mails, so it reads them in clear
     ),
     Role("ANALYST", "Analysis: dimensions, facts and the Gold marts; no RAW, STG or SECURE."),
     Role(
         "PII_STEWARD",
-        "PII stewardship: the only reader of SECURE, and of RAW's PII in clear.",
+        "PII stewardship: the only reader of SECURE besides the routing that writes the "
+        "vault, and of RAW's PII in clear.",
         inherits=("ANALYST",),
         sees_clear_pii=True,
     ),
@@ -154,9 +191,9 @@ ROLES_UNDER_SYSADMIN = ("TRANSFORMER",)
 ACCESS: Mapping[str, Mapping[Schema, AccessLevel]] = {
     "LOADER": {Schema.RAW: AccessLevel.APPEND},
     "TRANSFORMER": {
-        Schema.RAW: AccessLevel.READ,
+        Schema.RAW: AccessLevel.CONSUME,
         Schema.STG: AccessLevel.BUILD,
-        Schema.SECURE: AccessLevel.DEPOSIT,
+        Schema.SECURE: AccessLevel.ROUTE,
         Schema.DIMS: AccessLevel.BUILD,
         Schema.FACTS: AccessLevel.BUILD,
         Schema.STUDIO_OPS: AccessLevel.BUILD,

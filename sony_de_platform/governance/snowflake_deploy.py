@@ -6,6 +6,13 @@ rather than repaired: CREATE ... IF NOT EXISTS for objects, ALTER ... to converg
 properties an existing object may lack (managed access, the masking body), FORCE to
 re-attach a masking policy, and GRANT, which is a no-op when the privilege is held.
 
+Besides the account objects, the deploy creates what other areas declare: the streams of
+the stream registry (cdc/streams.py) and the custom Data Metric Functions of the DMF
+registry (quality/dmfs.yml), with the same statements the routing and the DMF check steps
+issue at run time. DMF attachments (ALTER TABLE ... ADD DATA METRIC FUNCTION) are not
+deployed: they need the dbt tables, and dbt's CREATE OR REPLACE drops them with every
+rebuild, so the DMF check steps attach them after each build, only where missing.
+
 The script only adds: a privilege removed from the access model is not revoked here.
 """
 
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 
 from sony_de_platform.bronze.feeds import RAW_SCHEMA
 from sony_de_platform.bronze.loader import bronze_pii_columns, bronze_tables
+from sony_de_platform.cdc.streams import stream_deploy_statements
 from sony_de_platform.governance.access import (
     MANAGED_ACCESS_SCHEMAS,
     Schema,
@@ -25,6 +33,7 @@ from sony_de_platform.governance.access import (
     role_statements,
     sql_string,
 )
+from sony_de_platform.quality.deploy import dmf_deploy_statements
 from sony_de_platform.settings import Settings
 from sony_de_platform.warehouse import Session, identifier, qualified
 from sony_de_platform.warehouse.snowflake import SnowflakeSession
@@ -123,11 +132,22 @@ def roles(target: DeployTarget) -> list[str]:
     return role_statements(target.database)
 
 
-# Sections contributed by other areas: stream DDL (cdc/) and data metric functions with
-# their attachments (quality/) plug in here, each as DeploySection(name, function of the
-# target). They run after the RAW tables exist and before the grants, so that the grants
-# on ALL objects cover what they create.
-AREA_SECTIONS: tuple[DeploySection, ...] = ()
+def streams(target: DeployTarget) -> list[str]:
+    return stream_deploy_statements(target.database)
+
+
+def data_metric_functions(target: DeployTarget) -> list[str]:
+    return dmf_deploy_statements(target.database)
+
+
+# Sections contributed by other areas, whose statements live with them: the streams (cdc/)
+# and the custom data metric functions (quality/). They run after the RAW tables exist (a
+# stream needs its table) and before the grants, so that the grants on ALL objects cover
+# what they create. DMF attachments are not deployed here: see the module docstring.
+AREA_SECTIONS: tuple[DeploySection, ...] = (
+    DeploySection("streams", streams),
+    DeploySection("data metric functions", data_metric_functions),
+)
 
 DEPLOY_SECTIONS: tuple[DeploySection, ...] = (
     DeploySection("warehouse", warehouse_statements),

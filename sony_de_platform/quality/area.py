@@ -20,7 +20,7 @@ from sony_de_platform.quality.registry import load_registry
 from sony_de_platform.quality.schedules import build_dmf_schedule
 from sony_de_platform.quality.sensors import data_quality_alerts
 from sony_de_platform.quality.volume import build_volume_checks
-from sony_de_platform.settings import Settings
+from sony_de_platform.settings import Engine, Settings
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,12 @@ def on_call_alerts(settings: Settings) -> OnCallAlerts:
 
 
 def build_quality_area(settings: Settings, assets: Sequence[AssetsDefinition]) -> QualityArea:
-    dmf_checks = build_data_metric_checks(load_registry(), assets, settings.engine)
+    registry = load_registry()
+    if settings.engine is Engine.SNOWFLAKE:
+        # The DMFs live in the database the deploy created them in (SNOWFLAKE_DATABASE),
+        # beside the tables they are attached to.
+        registry = registry.in_database(settings.snowflake_database)
+    dmf_checks = build_data_metric_checks(registry, assets, settings.engine)
     return QualityArea(
         asset_checks=[*dmf_checks, build_volume_checks(settings.engine)],
         schedules=[build_dmf_schedule(dmf_checks)],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -285,6 +285,25 @@ class Registry:
 
     def attachments_on(self, schema: str, table: str) -> list[Attachment]:
         return [a for a in self.attachments if (a.schema, a.table) == (schema, table)]
+
+    def in_database(self, database: str) -> Registry:
+        """The same registry with its custom DMFs and attached tables in `database` (the
+        deploy target, e.g. a per-run test database); system DMFs stay in SNOWFLAKE.CORE."""
+        database = database.upper()
+        if database == self.database:
+            return self
+        moved = {
+            f.qualified_name: f if f.system else replace(f, database=database)
+            for f in self.functions
+        }
+        return replace(
+            self,
+            database=database,
+            functions=tuple(moved.values()),
+            attachments=tuple(
+                replace(a, function=moved[a.function.qualified_name]) for a in self.attachments
+            ),
+        )
 
 
 # --- loading ------------------------------------------------------------------------------------

@@ -325,6 +325,17 @@ class SnowflakeDataMetrics(DataMetricEngine):
         # Not callable ad hoc (ROW_COUNT): its documented semantics, over the same rows.
         return f"WITH arg_t AS ({self.argument_relation(database, call)}) {call.function.body}"
 
+    def functions_sql(
+        self, registry: Registry, functions: Sequence[DataMetricFunction], schema: bool = True
+    ) -> list[str]:
+        """The registry's schema (unless `schema` is False: created already), then the custom
+        DMFs among `functions`, each once, in order."""
+        statements = [f"CREATE SCHEMA IF NOT EXISTS {registry.database}.{registry.schema}"]
+        return statements[: int(schema)] + [
+            self.create_function_sql(function)
+            for function in dict.fromkeys(f for f in functions if not f.system)
+        ]
+
     def create_function_sql(self, function: DataMetricFunction) -> str:
         return (
             f"CREATE DATA METRIC FUNCTION IF NOT EXISTS {function.qualified_name}"
@@ -399,9 +410,8 @@ class SnowflakeDataMetrics(DataMetricEngine):
         attachments = [
             a for schema, table in targets for a in registry.attachments_on(schema, table)
         ]
-        run(f"CREATE SCHEMA IF NOT EXISTS {database}.{registry.schema}")
-        for function in dict.fromkeys(a.function for a in attachments if not a.function.system):
-            run(self.create_function_sql(function))
+        for statement in self.functions_sql(registry, [a.function for a in attachments]):
+            run(statement)
         kinds = self.object_kinds(session, database, targets)
         for schema, table in targets:
             kind = kinds[(schema, table)]

@@ -135,6 +135,19 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def create_stream_sql(stream: Stream, database: str | None = None) -> str:
+    """Snowflake's CREATE STREAM IF NOT EXISTS for `stream`: the routing issues it in the
+    session's database, `sony-de snowflake deploy` with the target database named."""
+    prefix = f"{identifier(database)}." if database else ""
+    return (
+        f"CREATE STREAM IF NOT EXISTS {prefix}{stream.qualified_name} "
+        f"ON TABLE {prefix}{stream.source} "
+        f"APPEND_ONLY = {str(stream.append_only).upper()} "
+        f"SHOW_INITIAL_ROWS = {str(stream.show_initial_rows).upper()} "
+        f"COMMENT = {_sql_text(stream.comment)}"
+    )
+
+
 class StreamOperations:
     """What both engines do alike: the consumption log and the consuming transaction."""
 
@@ -213,12 +226,7 @@ class SnowflakeStreams(StreamOperations):
 
     def create(self, stream: Stream) -> None:
         self._ensure_consumption_log()
-        self.session.execute(
-            f"CREATE STREAM IF NOT EXISTS {stream.qualified_name} ON TABLE {stream.source} "
-            f"APPEND_ONLY = {str(stream.append_only).upper()} "
-            f"SHOW_INITIAL_ROWS = {str(stream.show_initial_rows).upper()} "
-            f"COMMENT = {_sql_text(stream.comment)}"
-        )
+        self.session.execute(create_stream_sql(stream))
 
     def _show(self, stream: Stream) -> dict[str, Any] | None:
         rows = self.session.fetch_records(
