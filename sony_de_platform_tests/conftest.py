@@ -96,7 +96,7 @@ class PublishedPipeline:
         from sony_de_platform.jobs import MEDALLION_FULL_BUILD
         from sony_de_platform.synthetic import generate_landing_data
 
-        self.env = {"SONY_DE_DATA_DIR": str(root / "data")}
+        self.env = {"SONY_DE_DATA_DIR": str(root / "data"), "SONY_DE_LANDING_SETTLE_SECONDS": "0"}
         self.settings = load_settings(self.env)
         self.manifest = generate_landing_data(self.settings.landing_dir, scale=self.scale, seed=5)
         self.settings.dagster_home.mkdir(parents=True)

@@ -79,8 +79,13 @@ def test_dashboard_tabs_in_chromium(
     asset_count = len(list(published_pipeline.defs.resolve_asset_graph().get_all_asset_keys()))
     expected = {
         "Overview": ["Key Stats", "Rows per layer", "Rows per table", f"{stats.bronze_rows:,}"],
-        "Data Quality": ["Data Metric Functions", "Not available yet", "Quarantined records"],
-        "Pipeline Health": ["Streams", "Dynamic tables", "Recent Dagster runs"],
+        "Data Quality": ["Data Metric Functions", "DMF checks passing", "Quarantined records"],
+        "Pipeline Health": [
+            "Streams",
+            "Dynamic tables",
+            "Dynamic tables behind their target lag",
+            "Recent Dagster runs",
+        ],
         "Data Lineage": ["Asset graph", "Bronze", "Silver", "Gold"],
         "Test Results": ["dbt tests pass", "Asset checks in Dagster", "asset checks pass"],
     }

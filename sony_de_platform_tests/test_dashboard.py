@@ -68,12 +68,12 @@ def test_every_tab_shows_the_warehouse_figures(
         assert query(f"SELECT COUNT(*) FROM {table}") == [(rows,)], table
 
     quality = tabs["Data Quality"]
-    assert any("DATA_QUALITY_MONITORING_RESULTS" in t for t in texts(quality.info))
-    (quarantined,) = quality.metric
+    metrics = {m.label: m.value for m in quality.metric}
+    passing, evaluated = (int(n) for n in metrics["DMF checks passing"].split("/"))
+    assert passing == evaluated >= 6  # every DMF that counts violations passes on demo data
     ((raw_quarantined,),) = query("SELECT COUNT(*) FROM RAW.LOAD_QUARANTINE")
-    assert quarantined.label == "Records quarantined"
-    assert quarantined.value == f"{raw_quarantined:,}"
-    (reasons,) = quality.dataframe
+    assert metrics["Records quarantined"] == f"{raw_quarantined:,}"
+    latest, reasons = (frame for frame in quality.dataframe)
     by_feed = reasons.value.groupby("feed")["records"].sum().to_dict()
     assert by_feed == dict(query("SELECT feed, COUNT(*) FROM RAW.LOAD_QUARANTINE GROUP BY 1"))
 
@@ -83,9 +83,15 @@ def test_every_tab_shows_the_warehouse_figures(
         "Dynamic tables",
         "Recent Dagster runs",
     ]
-    infos = texts(health.info)
-    assert any("Not available yet: GOVERNANCE.STREAM_STATUS" in t for t in infos)
-    assert any("Not available yet: GOVERNANCE.DYNAMIC_TABLE_REFRESH_HISTORY" in t for t in infos)
+    assert not any("Not available yet" in t for t in texts(health.info))
+    stream_rows, dynamic = (frame.value for frame in health.dataframe)
+    consumed = query("SELECT COUNT(*) FROM RAW.FAN_INTERACTIONS_STREAM")
+    assert list(stream_rows["name"]) == ["FAN_INTERACTIONS_STREAM"]
+    assert [(int(n),) for n in stream_rows["pending_rows"]] == consumed
+    assert sorted(dynamic["dynamic_table"]) == [
+        "MARKETING.AGG_FAN_LIFETIME_VALUE",
+        "STUDIO_OPS.AGG_FRANCHISE_PERFORMANCE",
+    ]
     assert any("Dagster runs unavailable" in t for t in texts(health.warning))
 
     lineage = tabs["Data Lineage"]
@@ -110,13 +116,14 @@ def test_every_tab_shows_the_warehouse_figures(
         "(PARTITION BY unique_id ORDER BY recorded_at DESC) AS n FROM GOVERNANCE.DBT_TEST_RESULTS)"
         " WHERE n = 1 GROUP BY 1"
     )
-    assert dict(latest) == {"pass": 104}
+    tests = sum(count for _, count in latest)
+    assert tests >= 100 and dict(latest) == {"pass": tests}
     assert [(m.label, m.value) for m in results.metric] == [
-        ("dbt tests pass", "104"),
+        ("dbt tests pass", str(tests)),
         ("dbt tests warn", "0"),
         ("dbt tests fail", "0"),
     ]
-    assert len(results.dataframe[0].value) == 104
+    assert len(results.dataframe[0].value) == tests
     assert any("Asset checks unavailable" in t for t in texts(results.warning))
 
 
@@ -185,7 +192,8 @@ def _add_feature_tables(copy: Path) -> None:
             ("STREAM_STATUS", streams),
         ]:
             connection.register("frame", frame)
-            connection.execute(f"CREATE TABLE GOVERNANCE.{table} AS SELECT * FROM frame")
+            # in place of what the pipeline wrote, so that every figure below is known
+            connection.execute(f"CREATE OR REPLACE TABLE GOVERNANCE.{table} AS SELECT * FROM frame")
             connection.unregister("frame")
         connection.execute(
             failing + "severity, failures, recorded_at) SELECT unique_id, test_kind, test_name, "

@@ -11,13 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sony_de_platform.bronze.feeds import QUARANTINE_TABLE, RAW_SCHEMA
+from sony_de_platform.cdc.streams import STREAMS
 from sony_de_platform.governance.key_stats import GOLD_SCHEMAS, SILVER_SCHEMAS, KeyStats
 from sony_de_platform.transform.test_results import GOVERNANCE_SCHEMA
 from sony_de_platform.warehouse import Session, qualified
+from sony_de_platform.warehouse.streams import streams
 
 KEY_STATS_TABLE = "KEY_STATS"
 TABLE_ROW_COUNTS_TABLE = "TABLE_ROW_COUNTS"
 QUARANTINE_SUMMARY_TABLE = "LOAD_QUARANTINE_SUMMARY"
+STREAM_STATUS_TABLE = "STREAM_STATUS"
 
 SUMMARY_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     KEY_STATS_TABLE: (
@@ -42,6 +45,16 @@ SUMMARY_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("first_quarantined_at", "TIMESTAMP"),
         ("last_quarantined_at", "TIMESTAMP"),
     ),
+    STREAM_STATUS_TABLE: (
+        ("name", "VARCHAR"),
+        ("table_name", "VARCHAR"),
+        ("mode", "VARCHAR"),
+        ("stale", "BOOLEAN"),
+        ("pending_rows", "BIGINT"),
+        ("has_data", "BOOLEAN"),
+        ("last_consumed_at", "TIMESTAMP"),
+        ("computed_at", "TIMESTAMP"),
+    ),
 }
 
 # The reason's category: the text before its first ':' without the CSV line it names
@@ -60,11 +73,13 @@ def layer_of_schema(schema: str) -> str:
 
 
 def write_monitor_summaries(session: Session, stats: KeyStats) -> dict[str, int]:
-    """Replace the three summary tables in one transaction; returns rows written per table."""
+    """Replace the summary tables in one transaction; returns rows written per table."""
     now = datetime.now(UTC).replace(tzinfo=None)
     key_stats = stats.rows()
     tables = stats.tables
     written: dict[str, int] = {}
+    # Each stream's state (pending rows, staleness), for readers who may not query RAW.
+    created = [s for s in (streams(session).status(stream) for stream in STREAMS) if s]
     with session.transaction():
         session.ensure_schema(GOVERNANCE_SCHEMA)
         for table, columns in SUMMARY_TABLES.items():
@@ -103,4 +118,17 @@ def write_monitor_summaries(session: Session, stats: KeyStats) -> dict[str, int]
             written[QUARANTINE_SUMMARY_TABLE] = session.row_count(
                 GOVERNANCE_SCHEMA, QUARANTINE_SUMMARY_TABLE
             )
+        written[STREAM_STATUS_TABLE] = session.append_columns(
+            qualified(GOVERNANCE_SCHEMA, STREAM_STATUS_TABLE),
+            {
+                "name": [s.name for s in created],
+                "table_name": [s.table_name for s in created],
+                "mode": [s.mode for s in created],
+                "stale": [s.stale for s in created],
+                "pending_rows": [s.pending_rows for s in created],
+                "has_data": [s.has_data for s in created],
+                "last_consumed_at": [s.last_consumed_at for s in created],
+                "computed_at": [now] * len(created),
+            },
+        )
     return written
