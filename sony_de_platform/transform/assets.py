@@ -39,15 +39,28 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def partial_parse_env(project: DbtProject) -> dict[str, str]:
+    """dagster-dbt gives each invocation its own target folder below DBT_TARGET_PATH and
+    copies `partial_parse.msgpack` into it from there (default `target`). The project's
+    artifacts live in target/<engine target> (where `ensure_manifest` parses), so without
+    this every dbt step parsed the whole project again (benchmarks: section orchestration)."""
+    return {"DBT_TARGET_PATH": str(project.project_dir / project.target_path)}
+
+
 def _run_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
     warehouse: Warehouse,
+    project: DbtProject,
     args: list[str],
 ) -> Iterator[Any]:
     """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
     # profiles.yml reads env_var only; dagster-dbt hands dbt this process's environment
-    environment = {**warehouse.dbt_profile_env(), **TEST_SELECTION_ENV}
+    environment = {
+        **warehouse.dbt_profile_env(),
+        **TEST_SELECTION_ENV,
+        **partial_parse_env(project),
+    }
     with (
         _environment(environment),
         retry_when_busy(warehouse, context),
@@ -73,7 +86,7 @@ def _dbt_asset(
         warehouse: Warehouse,
         config: DbtRunConfig,
     ) -> Iterator[Any]:
-        yield from _run_dbt(context, dbt, warehouse, dbt_build_args(config))
+        yield from _run_dbt(context, dbt, warehouse, project, dbt_build_args(config))
 
     build.__doc__ = description  # the op's description in the UI
     return dbt_assets(
