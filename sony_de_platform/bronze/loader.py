@@ -141,21 +141,24 @@ def load_file(
         table = qualified(RAW_SCHEMA, feed.table)
         base_seq = int(session.scalar(f"SELECT COALESCE(MAX(_ingest_seq), 0) FROM {table}"))
 
-        good: list[list[str | None]] = [[] for _ in feed.fields]
+        rows: list[tuple[str | None, ...]] = []
         line_numbers: list[int] = []
         rejected: list[RejectedRecord] = []
         for record in read_records(feed, path, data):
             result.lines_read += 1
-            if isinstance(record, ParsedRecord):
+            if type(record) is ParsedRecord:
                 line_numbers.append(record.line_number)
-                for column, value in zip(good, record.values, strict=True):
-                    column.append(value)
+                rows.append(record.values)
             else:
                 rejected.append(record)
                 result.reasons[record.reason.split(":")[0]] += 1
 
         loaded = len(line_numbers)
-        columns: dict[str, list] = dict(zip(feed.fields, good, strict=True))
+        # One transpose of the good rows into columns (cheaper than appending value by value).
+        good = [list(column) for column in zip(*rows, strict=True)] if rows else []
+        columns: dict[str, list] = {
+            name: good[index] if rows else [] for index, name in enumerate(feed.fields)
+        }
         columns["_source_file"] = [relative] * loaded
         columns["_line_number"] = line_numbers
         columns["_load_id"] = [result.load_id] * loaded
