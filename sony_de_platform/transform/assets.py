@@ -1,8 +1,10 @@
 """Silver and Gold: the dbt models (with their tests as checks) and the SCD2 snapshot."""
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetsDefinition
@@ -21,6 +23,7 @@ TEST_SELECTION_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
 SILVER_SELECTION = "path:models/silver"
 GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @contextmanager
@@ -47,6 +50,21 @@ def partial_parse_env(project: DbtProject) -> dict[str, str]:
     return {"DBT_TARGET_PATH": str(project.project_dir / project.target_path)}
 
 
+def keep_partial_parse(project: DbtProject, invocation_target: Path) -> None:
+    """Keep the state an invocation parsed with for the next one. dbt parses the whole
+    project again when its profile changed (on DuckDB the profile holds the warehouse's
+    path); the invocation then writes the new state in its own folder, and the next step
+    starts from it instead of parsing again. Replaced atomically: a concurrent copy reads
+    one state or the other, and dbt checks whichever it gets before using it."""
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if not state.exists():
+        return
+    kept = project.project_dir / project.target_path / PARTIAL_PARSE_FILE
+    partial = kept.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}.partial")
+    shutil.copyfile(state, partial)
+    os.replace(partial, kept)
+
+
 def _run_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
@@ -68,6 +86,7 @@ def _run_dbt(
     ):
         invocation: DbtCliInvocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
+        keep_partial_parse(project, invocation.target_path)
         run_results = invocation.get_artifact("run_results.json")
         rows = test_result_rows(run_results, invocation.manifest, context.run.run_id)
         if rows["unique_id"]:
