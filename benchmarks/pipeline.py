@@ -35,6 +35,7 @@ from benchmarks.sections import DEFAULT_SCALE, BenchConfig, landing_inputs, medi
 from sony_de_platform.bronze.feeds import RAW_SCHEMA
 from sony_de_platform.demo import DEV_INSTANCE_CONFIG, generated_landing_data
 from sony_de_platform.settings import Engine, dbt_profile_env
+from sony_de_platform.transform.assets import PARTIAL_PARSE_FILE
 from sony_de_platform.transform.project import dbt_executable
 
 KINDS = ("platform", "bare")
@@ -99,9 +100,13 @@ def _run_platform(warehouse: ReplayedWarehouse) -> dict[str, Any]:
 def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     target = root / "dbt_target"
     target.mkdir(parents=True, exist_ok=True)
-    partial_parse = warehouse.settings.dbt_target_path / "partial_parse.msgpack"
-    if partial_parse.exists():
-        shutil.copy(partial_parse, target / partial_parse.name)
+    # A hand-run project keeps its partial-parse state between builds, as the platform's
+    # dbt steps keep theirs (keep_partial_parse): the previous bare build's, else the
+    # project's. dbt parses the whole project when the state's profile differs.
+    kept = root.with_name(f"{root.name}.{PARTIAL_PARSE_FILE}")
+    state = kept if kept.exists() else warehouse.settings.dbt_target_path / PARTIAL_PARSE_FILE
+    if state.exists():
+        shutil.copy(state, target / PARTIAL_PARSE_FILE)
     started = time.monotonic()
     bronze_seconds = warehouse.load_bronze()
     dbt_started = time.monotonic()
@@ -115,6 +120,8 @@ def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     finished = time.monotonic()
     if completed.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{completed.stdout[-4000:]}")
+    if (target / PARTIAL_PARSE_FILE).exists():
+        shutil.copy(target / PARTIAL_PARSE_FILE, kept)
     return {
         "materialize_seconds": round(finished - started, 3),
         "steps": {

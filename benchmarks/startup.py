@@ -70,7 +70,7 @@ def run(config: BenchConfig) -> SectionResult:
         rows=[
             ["bare `import dagster`", f"{bare_seconds:.2f}"],
             [
-                "code location (import dagster + definitions + repository)",
+                "code location (import dagster, definitions, snapshot for the webserver)",
                 f"{location_seconds:.2f}",
             ],
             ["**beyond `import dagster`**", f"**{beyond:.2f}**"],
