@@ -141,24 +141,21 @@ def load_file(
         table = qualified(RAW_SCHEMA, feed.table)
         base_seq = int(session.scalar(f"SELECT COALESCE(MAX(_ingest_seq), 0) FROM {table}"))
 
-        rows: list[tuple[str | None, ...]] = []
+        good: list[list[str | None]] = [[] for _ in feed.fields]
         line_numbers: list[int] = []
         rejected: list[RejectedRecord] = []
         for record in read_records(feed, path, data):
             result.lines_read += 1
-            if type(record) is ParsedRecord:
+            if isinstance(record, ParsedRecord):
                 line_numbers.append(record.line_number)
-                rows.append(record.values)
+                for column, value in zip(good, record.values, strict=True):
+                    column.append(value)
             else:
                 rejected.append(record)
                 result.reasons[record.reason.split(":")[0]] += 1
 
         loaded = len(line_numbers)
-        # One transpose of the good rows into columns (cheaper than appending value by value).
-        good = [list(column) for column in zip(*rows, strict=True)] if rows else []
-        columns: dict[str, list] = {
-            name: good[index] if rows else [] for index, name in enumerate(feed.fields)
-        }
+        columns: dict[str, list] = dict(zip(feed.fields, good, strict=True))
         columns["_source_file"] = [relative] * loaded
         columns["_line_number"] = line_numbers
         columns["_load_id"] = [result.load_id] * loaded

@@ -84,17 +84,7 @@ def record_from_fields(
         return RejectedRecord(
             line_number, _clip(raw_text), "missing required key: " + ", ".join(missing)
         )
-    # Most values are text or null already: as_text is called only for the others (the
-    # loader's hottest loop, see the README's Performance section).
-    return ParsedRecord(
-        line_number,
-        tuple(
-            [
-                value if value is None or type(value) is str else as_text(value)
-                for value in map(fields.get, feed.fields)
-            ]
-        ),
-    )
+    return ParsedRecord(line_number, tuple(as_text(fields.get(name)) for name in feed.fields))
 
 
 def read_jsonl(feed: Feed, data: bytes) -> Iterator[Record]:
