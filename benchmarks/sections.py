@@ -86,10 +86,6 @@ class BenchConfig:
     scales: tuple[float, ...] = ()
 
     @property
-    def quick(self) -> bool:
-        return self.mode.name != "full"
-
-    @property
     def repeats(self) -> int:
         return self.mode.repeats
 

@@ -126,21 +126,23 @@ def run(config: BenchConfig) -> SectionResult:
     )[: config.mode.stream_drops + 1]
 
     drops = []
-    with (work / "daemon.log").open("w") as log:
+    # The instance's storage is created here, before the daemon and its code server start:
+    # two processes creating a fresh SQLite storage at once both stamp its schema version.
+    with (
+        DagsterInstance.from_config(str(home)) as instance,
+        (work / "daemon.log").open("w") as log,
+    ):
         daemon = start_daemon(env, log)
         try:
-            with DagsterInstance.from_config(str(home)) as instance:
-                for entry in entries:
-                    source = generated / entry["path"]
-                    sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
-                    dropped = _drop(source, settings.landing_dir)
-                    timing = _wait_for_routing(
-                        instance, settings.warehouse_path, sha256, dropped, daemon
-                    )
-                    drops.append({"file": entry["path"], "lines": entry["lines"], **timing})
-                    print(
-                        f"  {entry['path']}: routed {timing['latency_seconds']:.1f}s after the drop"
-                    )
+            for entry in entries:
+                source = generated / entry["path"]
+                sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+                dropped = _drop(source, settings.landing_dir)
+                timing = _wait_for_routing(
+                    instance, settings.warehouse_path, sha256, dropped, daemon
+                )
+                drops.append({"file": entry["path"], "lines": entry["lines"], **timing})
+                print(f"  {entry['path']}: routed {timing['latency_seconds']:.1f}s after the drop")
         finally:
             stop_process_group(daemon)
 
