@@ -7,7 +7,7 @@ SCALE ?= 1
 DAGSTER_HOME_DIR ?= $(CURDIR)/data/dagster_home
 BENCH_ARGS ?=
 
-.PHONY: venv demo test dev dashboard lint clean bench
+.PHONY: help venv demo test dev dashboard lint clean bench bench-full bench-smoke
 
 venv: $(STAMP)
 
@@ -37,8 +37,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check sony_de_platform sony_de_platform_tests benchmarks
 	$(BIN)/ruff format --check sony_de_platform sony_de_platform_tests benchmarks
 
-bench: $(STAMP)  ## benchmark sections at scale 10 (BENCH_ARGS=--quick: tiny scale), figures to data/bench/results.json
+bench: $(STAMP)  ## benchmarks, quick mode (scale 1; < 10 min on 2 cores): tables printed, figures to data/bench/results.json
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+bench-full: $(STAMP)  ## benchmarks at the issue's scales (10; scaling at 1/10/30; 3 runs each): hours
+	$(BIN)/python -m benchmarks --full $(BENCH_ARGS)
+
+bench-smoke: $(STAMP)  ## benchmarks at a tiny scale, once, figures not judged (CI runs it in make test)
+	$(BIN)/python -m benchmarks --smoke $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs
+
+help:  ## this list of targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -e 's/:.*## /\t/'

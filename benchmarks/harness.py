@@ -21,9 +21,10 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner
 
 from sony_de_platform.bronze.feeds import FEEDS
-from sony_de_platform.bronze.loader import load_feed
+from sony_de_platform.bronze.loader import FileLoad, load_feed
 from sony_de_platform.cdc.routing import route_fan_pii
 from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, dbt_profile_env, load_settings
+from sony_de_platform.synthetic import MANIFEST_FILE
 from sony_de_platform.warehouse import DuckDBWarehouse, Session, build_warehouse
 
 MODELS_ONLY = ["--exclude", "resource_type:snapshot"]
@@ -38,6 +39,22 @@ class DbtRun:
     invocation_id: str
     node_seconds: dict[str, float]
     node_status: dict[str, str]
+
+
+def dbt_project_args(target_path: Path, log_path: Path) -> list[str]:
+    """The project, its profile's DuckDB target, and where this invocation's artifacts go."""
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        "local",
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+    ]
 
 
 @contextmanager
@@ -71,19 +88,7 @@ class InProcessDbt:
         self.manifest_json = json.loads((self.target_path / "manifest.json").read_text())
 
     def _common_args(self) -> list[str]:
-        return [
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target",
-            "local",
-            "--target-path",
-            str(self.target_path),
-            "--log-path",
-            str(self.work_dir / "dbt_logs"),
-            "--quiet",
-        ]
+        return [*dbt_project_args(self.target_path, self.work_dir / "dbt_logs"), "--quiet"]
 
     def invoke(self, warehouse_path: Path, args: Sequence[str]) -> DbtRun:
         """Run `dbt <args>` against the DuckDB file; raises with dbt's message on failure."""
@@ -112,7 +117,7 @@ class InProcessDbt:
 class ReplayedWarehouse:
     """A fresh warehouse and landing folder under `root`, fed from `generated` files."""
 
-    def __init__(self, root: Path, generated: Path, dbt: InProcessDbt) -> None:
+    def __init__(self, root: Path, generated: Path, dbt: InProcessDbt | None = None) -> None:
         if root.exists():
             shutil.rmtree(root)
         self.settings = load_settings({"SONY_DE_DATA_DIR": str(root)})
@@ -131,17 +136,34 @@ class ReplayedWarehouse:
             count += 1
         return count
 
+    def land_all(self) -> int:
+        """Land every generated file (the generator's manifest lists them)."""
+        manifest = json.loads((self.generated / MANIFEST_FILE).read_text())
+        return self.land(generated_files(self.generated, manifest))
+
+    def load_feeds(self) -> dict[str, tuple[float, list[FileLoad]]]:
+        """The platform's loader on every feed's new landing files: seconds and file loads
+        per feed, each feed timed in its own session (as its Bronze asset opens one)."""
+        loads = {}
+        for feed in FEEDS:
+            started = time.monotonic()
+            with self.warehouse.session() as session:
+                files = load_feed(session, feed, self.settings.landing_dir)
+            loads[feed.name] = (time.monotonic() - started, files)
+        return loads
+
     def load_bronze(self) -> float:
         """Load every new landing file into RAW and route the new fans' PII (the Bronze and
         routing assets' work, which dbt's Silver reads); seconds taken."""
         started = time.monotonic()
+        self.load_feeds()
         with self.warehouse.session() as session:
-            for feed in FEEDS:
-                load_feed(session, feed, self.settings.landing_dir)
             route_fan_pii(session)
         return time.monotonic() - started
 
     def dbt(self, *args: str) -> DbtRun:
+        if self.dbt_runner is None:
+            raise RuntimeError("this warehouse was replayed without an in-process dbt")
         return self.dbt_runner.invoke(self.settings.warehouse_path, list(args))
 
     @contextmanager

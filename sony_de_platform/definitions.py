@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dagster import Definitions, in_process_executor, multiprocess_executor
-from dagster_dbt import DbtCliResource
 
 from sony_de_platform.bronze.assets import LandingZone, build_bronze_assets
 from sony_de_platform.cdc.assets import build_routing_assets
@@ -22,6 +21,7 @@ from sony_de_platform.quality.area import build_quality_area
 from sony_de_platform.settings import Engine, Settings, get_settings
 from sony_de_platform.transform.assets import build_dbt_assets
 from sony_de_platform.transform.project import (
+    PlatformDbtCliResource,
     build_dbt_project,
     dbt_executable,
     ensure_manifest,
@@ -67,7 +67,7 @@ def build_definitions(settings: Settings) -> Definitions:
             "landing": LandingZone(
                 path=str(settings.landing_dir), settle_seconds=settings.landing_settle_seconds
             ),
-            "dbt": DbtCliResource(
+            "dbt": PlatformDbtCliResource(
                 project_dir=project, target=settings.dbt_target, dbt_executable=dbt_executable()
             ),
         },

@@ -1,5 +1,6 @@
-"""`make bench` in its quick mode, in a subprocess: the benchmark code keeps working and its
-figures are consistent with the warehouse it measured."""
+"""`make bench` in its smoke mode, in a subprocess (what CI runs): every section keeps
+working, prints its table, and its JSON figures are consistent with the measurements they
+are computed from and with the warehouse they measured."""
 
 from __future__ import annotations
 
@@ -7,32 +8,128 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from benchmarks.__main__ import SECTIONS
+from benchmarks.sections import MODES, Figure, Target
 from sony_de_platform.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
+SMOKE = MODES["smoke"]
 
-def test_quick_incremental_benchmark_reports_both_runs(tmp_path: Path) -> None:
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    tmp_path = tmp_path_factory.mktemp("bench")
     out = tmp_path / "results.json"
     env = {**os.environ, "SONY_DE_DATA_DIR": str(tmp_path / "data")}
+    for name in ("SONY_DE_DUCKDB_PATH", "SONY_DE_LANDING_DIR", "DAGSTER_HOME"):
+        env.pop(name, None)
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    section = json.loads(out.read_text())["sections"]["incremental"]
+    return json.loads(out.read_text()), completed.stdout
+
+
+def test_every_section_prints_its_table_and_every_figure_its_target(smoke) -> None:
+    report, printed = smoke
+    assert report["mode"] == "smoke" and report["judged"] is False
+    assert list(report["sections"]) == list(SECTIONS)
+    for name in SECTIONS:
+        assert f"## {name}\n" in printed
+    assert "## figures" in printed
+    names = [figure["name"] for figure in report["figures"]]
+    assert len(names) == len(set(names)) >= len(SECTIONS)
+    for figure in report["figures"]:
+        assert figure["met"] is None  # smoke figures are never judged
+        assert figure["runs"] >= 1 and figure["inputs"]
+        assert f"| {figure['name']} |" in printed
+    for section in report["sections"].values():
+        assert set(section["versions"]) >= {"duckdb", "dbt-core", "dagster"}
+    assert "not judged (smoke)" in printed and "no target" in printed
+
+
+def test_a_judged_figure_is_met_or_missed_by_its_target() -> None:
+    at_most = Target("<=", 1.5)
+    assert Figure("f", 1.5, "", {"scale": 1}, 3, at_most, judged=True).met is True
+    assert Figure("f", 1.51, "", {"scale": 1}, 3, at_most, judged=True).met is False
+    assert Figure("f", 0.69, "", {"scale": 1}, 3, Target(">=", 0.7), judged=True).met is False
+    assert Figure("f", 9.0, "", {"scale": 1}, 1, at_most, judged=False).met is None
+    assert "**missed**" in Figure("f", 2, "", {}, 3, at_most, judged=True).as_row()
+
+
+def test_ingest_ratio_is_the_ratio_of_the_two_rates(smoke) -> None:
+    section = smoke[0]["sections"]["ingest"]
+    inputs = section["inputs"]
+    assert inputs["scale"] == SMOKE.scale and inputs["rows"] == section["platform_rows"]
+    assert inputs["files"] > 3 and 0 < section["duckdb_rows"] <= section["platform_rows"]
+    platform_rate = section["platform_rows"] / section["platform_seconds"]
+    duckdb_rate = section["duckdb_rows"] / section["duckdb_seconds"]
+    assert section["platform_rows_per_second"] == pytest.approx(platform_rate, rel=0.01)
+    assert section["duckdb_rows_per_second"] == pytest.approx(duckdb_rate, rel=0.01)
+    assert section["ratio"] == pytest.approx(platform_rate / duckdb_rate, rel=0.01)
+    assert section["figures"][0]["value"] == section["ratio"]
+    assert sum(feed["platform_rows"] for feed in section["feeds"]) == section["platform_rows"]
+
+
+def test_orchestration_and_scaling_share_runs_that_built_the_same_warehouse(smoke) -> None:
+    sections = smoke[0]["sections"]
+    orchestration, scaling = sections["orchestration"], sections["scaling"]
+    assert [entry["inputs"]["scale"] for entry in orchestration["scales"]] == list(SMOKE.scales)
+    for entry, scaled in zip(orchestration["scales"], scaling["scales"], strict=True):
+        assert entry["ratio"] == pytest.approx(
+            entry["platform_seconds"] / entry["bare_seconds"], abs=0.002
+        )
+        assert scaled["seconds"] == entry["platform_seconds"]
+        # both ways loaded the same Bronze rows and built the same Silver and Gold rows
+        assert entry["bronze_rows"]["platform"] == entry["bronze_rows"]["bare"] > 0
+        assert entry["silver_gold_rows"]["platform"] == entry["silver_gold_rows"]["bare"] > 0
+        assert entry["bronze_rows"]["platform"] <= entry["inputs"]["rows"]
+        assert "dbt build" in entry["bare_steps"] and "silver_dbt_models" in entry["platform_steps"]
+        assert 100 < scaled["peak_mib"] < 8192 and 100 < scaled["bare_peak_mib"] < 8192
+    first, last = orchestration["scales"][0], orchestration["scales"][-1]
+    assert orchestration["trend"] == pytest.approx(last["ratio"] / first["ratio"], abs=0.01)
+    for step, (smaller, larger) in zip(
+        scaling["steps"], zip(scaling["scales"], scaling["scales"][1:], strict=False), strict=True
+    ):
+        assert step["rows_ratio"] == pytest.approx(
+            larger["inputs"]["rows"] / smaller["inputs"]["rows"], abs=0.002
+        )
+        assert step["time_ratio"] == pytest.approx(
+            larger["seconds"] / smaller["seconds"], abs=0.002
+        )
+
+
+def test_startup_and_stream_latency_figures_add_up(smoke) -> None:
+    startup = smoke[0]["sections"]["startup"]
+    assert startup["beyond_import_dagster_seconds"] == pytest.approx(
+        startup["code_location_seconds"] - startup["import_dagster_seconds"], abs=0.002
+    )
+    assert startup["import_dagster_seconds"] > 0 and startup["assets"] > 10
+
+    stream = smoke[0]["sections"]["stream_latency"]
+    assert len(stream["drops"]) == SMOKE.stream_drops + 1  # the first waits for the daemon
+    for drop in stream["drops"]:
+        parts = drop["until_run_created"] + drop["run_launch"] + drop["run"]
+        assert drop["latency_seconds"] == pytest.approx(parts, abs=0.01)
+        assert drop["latency_seconds"] > 0
+    assert stream["latency_seconds"] == stream["drops"][1]["latency_seconds"]
+
+
+def test_incremental_benchmark_reports_both_runs(smoke) -> None:
+    section = smoke[0]["sections"]["incremental"]
     models = {entry["model"]: entry for entry in section["models"]}
 
-    assert section["scale"] == 0.02
+    assert section["scale"] == SMOKE.scale
     assert 0 < section["new_file_share_of_interactions"] < 0.05
     assert section["ratio"] == pytest.approx(
         section["incremental_run_seconds"] / section["full_rebuild_seconds"], abs=0.002
@@ -49,6 +146,6 @@ def test_quick_incremental_benchmark_reports_both_runs(tmp_path: Path) -> None:
         assert models[gold]["full_rebuild_rows"] > 0
     assert models["dim_fans"]["incremental_how"] == "rebuilt"
 
-    printed = completed.stdout
+    printed = smoke[1]
     assert "| stg_fan_interactions | incremental |" in printed
     assert f"= **{section['ratio']:.3f}**" in printed

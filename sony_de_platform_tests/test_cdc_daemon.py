@@ -4,13 +4,9 @@ and the routing; the queued run coordinator of deploy/dagster.dev.yaml runs them
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +14,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from benchmarks.processes import start_daemon, stop_process_group
 from sony_de_platform.cdc.sensors import LANDING_ARRIVALS
 from sony_de_platform.settings import REPO_ROOT, load_settings
 from sony_de_platform_tests.test_bronze_loader import interaction
@@ -73,14 +70,7 @@ def test_a_dropped_file_reaches_the_vault_with_the_daemon_running(tmp_path: Path
     }
     settings = load_settings(env)
     log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its code server and run workers share its process group
-    )
+    daemon = start_daemon(env, log)
     try:
         landed = settings.landing_dir / "fan_interactions" / "fan_interactions_2026-06-01.jsonl"
         landed.parent.mkdir(parents=True)
@@ -111,17 +101,8 @@ def test_a_dropped_file_reaches_the_vault_with_the_daemon_running(tmp_path: Path
             }
             assert DagsterRunStatus.FAILURE not in {run.status for run in runs}
     finally:
-        _stop(daemon)
+        stop_process_group(daemon)
         log.close()
-
-
-def _stop(daemon: subprocess.Popen) -> None:
-    """Stop the daemon and everything it started (same process group), whatever happened."""
-    for stop in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL: whatever SIGTERM left running
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(daemon.pid, stop)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            daemon.wait(timeout=30)
 
 
 def _tail(path: Path, lines: int = 60) -> str:

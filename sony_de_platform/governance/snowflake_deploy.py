@@ -36,7 +36,6 @@ from sony_de_platform.governance.access import (
 from sony_de_platform.quality.deploy import dmf_deploy_statements
 from sony_de_platform.settings import Settings
 from sony_de_platform.warehouse import Session, identifier, qualified
-from sony_de_platform.warehouse.snowflake import SnowflakeSession
 
 PII_MASKING_POLICY = "PII_TEXT_MASK"
 
@@ -90,6 +89,10 @@ def database_statements(target: DeployTarget) -> list[str]:
 def raw_table_statements(target: DeployTarget) -> list[str]:
     """The RAW tables, ledger and quarantine, as the Bronze loader declares them: the masking
     policy needs the table, and the deploy role (not the loader) should own it."""
+    # Imported here: dagster-snowflake takes seconds to import, which every code location
+    # load paid on DuckDB too (benchmarks: section startup).
+    from sony_de_platform.warehouse.snowflake import SnowflakeSession
+
     return [
         SnowflakeSession.create_table_sql(qualified(target.database, RAW_SCHEMA, table), columns)
         for table, columns in bronze_tables()

@@ -1,8 +1,10 @@
 """Silver and Gold: the dbt models (with their tests as checks) and the SCD2 snapshot."""
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetsDefinition
@@ -21,6 +23,7 @@ TEST_SELECTION_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
 SILVER_SELECTION = "path:models/silver"
 GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @contextmanager
@@ -39,15 +42,43 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def partial_parse_env(project: DbtProject) -> dict[str, str]:
+    """dagster-dbt gives each invocation its own target folder below DBT_TARGET_PATH and
+    copies `partial_parse.msgpack` into it from there (default `target`). The project's
+    artifacts live in target/<engine target> (where `ensure_manifest` parses), so without
+    this every dbt step parsed the whole project again (benchmarks: section orchestration)."""
+    return {"DBT_TARGET_PATH": str(project.project_dir / project.target_path)}
+
+
+def keep_partial_parse(project: DbtProject, invocation_target: Path) -> None:
+    """Keep the state an invocation parsed with for the next one. dbt parses the whole
+    project again when its profile changed (on DuckDB the profile holds the warehouse's
+    path); the invocation then writes the new state in its own folder, and the next step
+    starts from it instead of parsing again. Replaced atomically: a concurrent copy reads
+    one state or the other, and dbt checks whichever it gets before using it."""
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if not state.exists():
+        return
+    kept = project.project_dir / project.target_path / PARTIAL_PARSE_FILE
+    partial = kept.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}.partial")
+    shutil.copyfile(state, partial)
+    os.replace(partial, kept)
+
+
 def _run_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
     warehouse: Warehouse,
+    project: DbtProject,
     args: list[str],
 ) -> Iterator[Any]:
     """Run one dbt command as the warehouse's writer, then keep its test outcomes."""
     # profiles.yml reads env_var only; dagster-dbt hands dbt this process's environment
-    environment = {**warehouse.dbt_profile_env(), **TEST_SELECTION_ENV}
+    environment = {
+        **warehouse.dbt_profile_env(),
+        **TEST_SELECTION_ENV,
+        **partial_parse_env(project),
+    }
     with (
         _environment(environment),
         retry_when_busy(warehouse, context),
@@ -55,6 +86,7 @@ def _run_dbt(
     ):
         invocation: DbtCliInvocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
+        keep_partial_parse(project, invocation.target_path)
         run_results = invocation.get_artifact("run_results.json")
         rows = test_result_rows(run_results, invocation.manifest, context.run.run_id)
         if rows["unique_id"]:
@@ -73,7 +105,7 @@ def _dbt_asset(
         warehouse: Warehouse,
         config: DbtRunConfig,
     ) -> Iterator[Any]:
-        yield from _run_dbt(context, dbt, warehouse, dbt_build_args(config))
+        yield from _run_dbt(context, dbt, warehouse, project, dbt_build_args(config))
 
     build.__doc__ = description  # the op's description in the UI
     return dbt_assets(

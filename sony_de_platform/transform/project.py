@@ -7,9 +7,13 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
+from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from sony_de_platform.settings import DBT_PROJECT_DIR, Settings
 
@@ -30,6 +34,25 @@ def dbt_executable() -> str:
     """dbt from this interpreter's environment, so a venv works without being activated."""
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.exists() else "dbt"
+
+
+class PlatformDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two costs every dbt step paid for features the
+    platform does not use (benchmarks: section orchestration):
+
+    - the version of the dbt executable, asked from a `dbt --version` subprocess: the
+      executable is the one installed beside this interpreter (`dbt_executable`), so its
+      version is the installed dbt-core's;
+    - a dbt adapter built in the step's own process, project, profile and every macro
+      loaded, which dagster-dbt needs only to fetch row counts or column metadata.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
 
 
 def build_dbt_project(settings: Settings) -> DbtProject:
