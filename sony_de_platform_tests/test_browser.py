@@ -165,7 +165,11 @@ def test_dagster_ui_shows_the_lineage_and_checks(
                 f"document.body.innerText.includes({text!r})"
                 for text in (f"Checks ({len(names)})", *names)
             )
-            page.wait_until(f"location.pathname.includes({asset!r}) && {shown}", 60, asset)
+            # Each check's latest status arrives after its name: wait for every one.
+            passed = f"document.body.innerText.split('Succeeded').length - 1 >= {len(names)}"
+            page.wait_until(
+                f"location.pathname.includes({asset!r}) && {shown} && {passed}", 60, asset
+            )
             assert page.text().count("Succeeded") >= len(names), asset
             if number == 0:
                 page.screenshot(SCREENSHOT_DIR / "dagster-asset-checks.png")
