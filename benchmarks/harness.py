@@ -9,11 +9,10 @@ run and not dbt's start-up and parse.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from sony_de_platform.bronze.loader import FileLoad, load_feed
 from sony_de_platform.cdc.routing import route_fan_pii
 from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, dbt_profile_env, load_settings
 from sony_de_platform.synthetic import MANIFEST_FILE
+from sony_de_platform.transform.project import scoped_environment
 from sony_de_platform.warehouse import DuckDBWarehouse, Session, build_warehouse
 
 MODELS_ONLY = ["--exclude", "resource_type:snapshot"]
@@ -57,20 +57,9 @@ def dbt_project_args(target_path: Path, log_path: Path) -> list[str]:
     ]
 
 
-@contextmanager
-def _profile_env(warehouse_path: Path) -> Iterator[None]:
+def _profile_env(warehouse_path: Path) -> AbstractContextManager[None]:
     """The variables profiles.yml reads, set for one dbt invocation and then restored."""
-    wanted = dbt_profile_env(Engine.DUCKDB, warehouse_path)
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return scoped_environment(dbt_profile_env(Engine.DUCKDB, warehouse_path))
 
 
 class InProcessDbt:

@@ -3,7 +3,6 @@
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from sony_de_platform.bronze.assets import WAREHOUSE_POOL
 from sony_de_platform.settings import Engine
 from sony_de_platform.transform.cli_args import DbtRunConfig, dbt_build_args
+from sony_de_platform.transform.project import scoped_environment
 from sony_de_platform.transform.test_results import record_test_results, test_result_rows
 from sony_de_platform.transform.translator import MedallionTranslator
 from sony_de_platform.warehouse import Warehouse, retry_when_busy
@@ -24,22 +24,6 @@ SILVER_SELECTION = "path:models/silver"
 GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for one dbt invocation, then restore them, so that one
-    run's warehouse path never leaks into what the process (or its children) does next."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def partial_parse_env(project: DbtProject) -> dict[str, str]:
@@ -80,7 +64,7 @@ def _run_dbt(
         **partial_parse_env(project),
     }
     with (
-        _environment(environment),
+        scoped_environment(environment),
         retry_when_busy(warehouse, context),
         warehouse.exclusive_writer(f"dbt {args[0]}", on_wait=context.log.info),
     ):

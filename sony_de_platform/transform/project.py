@@ -7,7 +7,8 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -20,6 +21,22 @@ from sony_de_platform.settings import DBT_PROJECT_DIR, Settings
 log = logging.getLogger(__name__)
 
 _IGNORED_DIRS = {"target", "logs", "dbt_packages"}
+
+
+@contextmanager
+def scoped_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for one dbt invocation, then restore them, so that one
+    run's warehouse path never leaks into what the process (or its children) does next."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _newest_source_mtime(project_dir: Path) -> float:
