@@ -24,6 +24,7 @@ SILVER_SELECTION = "path:models/silver"
 GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+KEPT_INVOCATIONS = 10  # per dbt step: the artifacts of its newest invocations
 
 
 def partial_parse_env(project: DbtProject) -> dict[str, str]:
@@ -47,6 +48,23 @@ def keep_partial_parse(project: DbtProject, invocation_target: Path) -> None:
     partial = kept.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}.partial")
     shutil.copyfile(state, partial)
     os.replace(partial, kept)
+
+
+def prune_invocation_artifacts(invocation_target: Path, keep: int = KEPT_INVOCATIONS) -> None:
+    """Remove this step's older invocation folders beyond the newest `keep`. dagster-dbt
+    writes a new folder (manifest, partial-parse state, compiled SQL, logs: a few MB) for
+    every dbt invocation and never removes one; a platform refreshing every hour would
+    fill its disk. The newest are kept for inspecting recent runs."""
+    step = invocation_target.name.rsplit("-", 2)[0]
+    siblings = [
+        folder
+        for folder in invocation_target.parent.glob(f"{step}-*-*")
+        if folder.is_dir() and folder.name.rsplit("-", 2)[0] == step
+    ]
+    siblings.sort(key=lambda folder: folder.stat().st_mtime, reverse=True)
+    for folder in siblings[keep:]:
+        if folder != invocation_target:
+            shutil.rmtree(folder, ignore_errors=True)  # a concurrent run may prune it too
 
 
 def _run_dbt(
@@ -73,6 +91,7 @@ def _run_dbt(
         keep_partial_parse(project, invocation.target_path)
         run_results = invocation.get_artifact("run_results.json")
         rows = test_result_rows(run_results, invocation.manifest, context.run.run_id)
+        prune_invocation_artifacts(invocation.target_path)
         if rows["unique_id"]:
             with warehouse.session() as session:
                 record_test_results(session, rows)
