@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from dagster import AssetKey, AssetSelection, AssetSpec, Definitions, define_asset_job
 
+from sony_de_platform.governance.key_stats import compute_key_stats
 from sony_de_platform.quality.checks import build_table_checks
 from sony_de_platform.quality.measurement import latest_dmf_outcome, measure
 from sony_de_platform.quality.registry import load_registry, parse_registry
@@ -239,6 +240,21 @@ def test_key_stats_read_snowflakes_results_view() -> None:
     ]
     assert latest_dmf_outcome(SnowflakeSession(fake)) == (1, 2)
     assert _sql(fake) == [LATEST_RESULTS]
+
+
+def test_key_stats_read_the_results_of_the_configured_database() -> None:
+    """A per-run database (SNOWFLAKE_DATABASE) holds the tables and the custom DMFs: the DMF
+    Checks line filters the results view on it, not on the registry's SONY_DE."""
+    fake = FakeSnowflake()
+    fake.scheduled = [
+        ("DIMS", "DIM_TITLES", "SONY_DE_CI_1.GOVERNANCE.VALID_IMDB_SCORE", "IMDB_SCORE", "0", None),
+        ("DIMS", "DIM_TITLES", "SNOWFLAKE.CORE.NULL_COUNT", "TITLE_ID", "3", None),
+    ]
+    stats = compute_key_stats(SnowflakeSession(fake), 0, "SONY_DE_CI_1")
+    assert (stats.dmf_passing, stats.dmf_total) == (1, 2)
+    assert [params for sql, params in fake.statements if sql == LATEST_RESULTS] == [
+        ["SONY_DE_CI_1"]
+    ]
 
 
 @pytest.mark.snowflake_live

@@ -1,5 +1,7 @@
 """The access matrix: the generated GRANTs, parsed back, give each role exactly the
-privileges the matrix states, inheritance included; the README's table is the generated one.
+privileges the matrix states, inheritance included, and the Data Metric Function privileges
+only to the roles that measure or review data quality; the README's table is the generated
+one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from io import StringIO
 from sony_de_platform import cli
 from sony_de_platform.governance.access import (
     ACCESS,
+    DATA_METRIC_SCHEMA,
     ROLES,
     AccessLevel,
     Privilege,
@@ -19,6 +22,7 @@ from sony_de_platform.governance.access import (
     access_table_markdown,
 )
 from sony_de_platform.governance.snowflake_deploy import DeployTarget, deploy_plan
+from sony_de_platform.quality.registry import load_registry
 from sony_de_platform.settings import REPO_ROOT
 
 DATABASE, WAREHOUSE = "SONY_DE", "SONY_DE_WH"
@@ -34,6 +38,16 @@ GRANT_ON_OBJECTS = re.compile(
     r"TO ROLE (?P<role>\w+)"
 )
 GRANT_ROLE = re.compile(r"GRANT ROLE (?P<child>\w+) TO ROLE (?P<parent>\w+)")
+# Data quality grants, read as one phrase each: account privilege, SNOWFLAKE database or
+# application role, CREATE on the DMF schema, USAGE on its ALL or FUTURE DMFs.
+GRANT_ON_ACCOUNT = re.compile(r"GRANT (?P<what>[A-Z ]+ ON ACCOUNT) TO ROLE (?P<role>\w+)")
+GRANT_SNOWFLAKE_ROLE = re.compile(
+    r"GRANT (?P<what>(?:DATABASE|APPLICATION) ROLE SNOWFLAKE\.\w+) TO ROLE (?P<role>\w+)"
+)
+GRANT_ON_DMFS = re.compile(
+    rf"GRANT (?P<what>CREATE DATA METRIC FUNCTION ON SCHEMA|USAGE ON (?:ALL|FUTURE) DATA "
+    rf"METRIC FUNCTIONS IN SCHEMA) {DATABASE}\.(?P<schema>\w+) TO ROLE (?P<role>\w+)"
+)
 GRANT_ON_ACCOUNT_OBJECT = re.compile(
     r"GRANT (?P<privileges>[A-Z ,]+) ON (?P<kind>DATABASE|WAREHOUSE) (?P<name>\w+) "
     r"TO ROLE (?P<role>\w+)"
@@ -49,10 +63,15 @@ class ParsedGrants:
         self.on_objects: dict[tuple[str, str, str], set[tuple[str, str]]] = defaultdict(set)
         self.on_account_objects: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.children: dict[str, set[str]] = defaultdict(set)  # parent -> inherited roles
+        self.quality: dict[str, set[str]] = defaultdict(set)  # role -> data quality grants
         for sql in statements:
             if not sql.startswith("GRANT "):
                 continue
-            if match := GRANT_ROLE.fullmatch(sql):
+            if match := GRANT_ON_ACCOUNT.fullmatch(sql) or GRANT_SNOWFLAKE_ROLE.fullmatch(sql):
+                self.quality[match["role"]].add(match["what"])
+            elif match := GRANT_ON_DMFS.fullmatch(sql):
+                self.quality[match["role"]].add(f"{match['what']} {match['schema']}")
+            elif match := GRANT_ROLE.fullmatch(sql):
                 self.children[match["parent"]].add(match["child"])
             elif match := GRANT_ON_SCHEMA.fullmatch(sql):
                 self.on_schema[(match["role"], match["schema"])] |= _split(match["privileges"])
@@ -91,6 +110,9 @@ class ParsedGrants:
 
     def effective(self, role: str, schema: str) -> set[str]:
         return set().union(*(self.direct(r, schema) for r in self.inherited_roles(role)))
+
+    def effective_quality(self, role: str) -> set[str]:
+        return set().union(*(self.quality.get(r, set()) for r in self.inherited_roles(role)))
 
 
 def _split(privileges: str) -> set[str]:
@@ -210,6 +232,57 @@ def test_every_role_may_use_the_warehouse_and_reach_its_schemas() -> None:
         for schema in Schema:
             held = parsed.direct(name, schema.value)
             assert not held or "USAGE" in held, (name, schema)
+
+
+# What the DMF checks need on Snowflake (/user-guide/data-quality-access-control).
+MEASURES_QUALITY = {
+    "EXECUTE DATA METRIC FUNCTION ON ACCOUNT",  # attach a DMF to a table, run it scheduled
+    "DATABASE ROLE SNOWFLAKE.DATA_METRIC_USER",  # use the system DMFs (SNOWFLAKE.CORE)
+    "CREATE DATA METRIC FUNCTION ON SCHEMA GOVERNANCE",  # a custom DMF the deploy has not made
+    "USAGE ON ALL DATA METRIC FUNCTIONS IN SCHEMA GOVERNANCE",  # attach and call the custom
+    "USAGE ON FUTURE DATA METRIC FUNCTIONS IN SCHEMA GOVERNANCE",  # DMFs, present and later
+    "APPLICATION ROLE SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER",  # read the results view
+}
+
+
+def test_data_quality_grants_go_exactly_to_the_roles_that_measure_and_review() -> None:
+    parsed = grants()
+    expected = {
+        "LOADER": set(),
+        "TRANSFORMER": MEASURES_QUALITY,  # runs dbt (owns the tables) and the DMF checks
+        "ANALYST": set(),
+        "PII_STEWARD": set(),
+        "MONITOR": {"APPLICATION ROLE SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER"},
+    }
+    assert set(expected) == {role.name for role in ROLES}
+    for role, stated in expected.items():
+        assert parsed.quality.get(f"{DATABASE}_{role}", set()) == stated, role
+        assert parsed.effective_quality(f"{DATABASE}_{role}") == stated, role
+    assert set(parsed.quality) == {f"{DATABASE}_TRANSFORMER", f"{DATABASE}_MONITOR"}
+
+
+def test_data_quality_grants_in_a_per_run_database_are_exactly_these() -> None:
+    """The DMFs' schema is the registry's, in the deploy target's database; the roles are
+    that database's."""
+    assert load_registry().schema == DATA_METRIC_SCHEMA.value
+    plan = deploy_plan(DeployTarget("SONY_DE_CI_7", "WH"))
+    assert [s.sql for s in plan if "METRIC" in s.sql or "SNOWFLAKE." in s.sql][-7:] == [
+        "GRANT EXECUTE DATA METRIC FUNCTION ON ACCOUNT TO ROLE SONY_DE_CI_7_TRANSFORMER",
+        "GRANT DATABASE ROLE SNOWFLAKE.DATA_METRIC_USER TO ROLE SONY_DE_CI_7_TRANSFORMER",
+        "GRANT CREATE DATA METRIC FUNCTION ON SCHEMA SONY_DE_CI_7.GOVERNANCE "
+        "TO ROLE SONY_DE_CI_7_TRANSFORMER",
+        "GRANT USAGE ON ALL DATA METRIC FUNCTIONS IN SCHEMA SONY_DE_CI_7.GOVERNANCE "
+        "TO ROLE SONY_DE_CI_7_TRANSFORMER",
+        "GRANT USAGE ON FUTURE DATA METRIC FUNCTIONS IN SCHEMA SONY_DE_CI_7.GOVERNANCE "
+        "TO ROLE SONY_DE_CI_7_TRANSFORMER",
+        "GRANT APPLICATION ROLE SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER "
+        "TO ROLE SONY_DE_CI_7_TRANSFORMER",
+        "GRANT APPLICATION ROLE SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER "
+        "TO ROLE SONY_DE_CI_7_MONITOR",
+    ]
+    assert {s.section for s in plan if s.sql.startswith("GRANT") and "METRIC" in s.sql} == {
+        "grants"  # after the data metric functions section created the custom DMFs
+    }
 
 
 def test_every_level_is_used_and_holds_usage() -> None:

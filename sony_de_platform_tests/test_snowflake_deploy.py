@@ -47,6 +47,8 @@ STRING = r"'(?:[^'\\]|''|\\.)*'"
 # Privileges per securable, from /sql-reference/sql/grant-privilege (the subset of each list
 # that matters here; anything else in a statement fails the test).
 PRIVILEGES_ON = {
+    # globalPrivileges, granted ON ACCOUNT (sqlglot reads ACCOUNT as the securable's name)
+    "ACCOUNT": {"EXECUTE DATA METRIC FUNCTION"},
     "WAREHOUSE": {"USAGE", "MONITOR", "OPERATE", "MODIFY"},
     "DATABASE": {"USAGE", "MONITOR", "CREATE SCHEMA"},
     "SCHEMA": {
@@ -56,11 +58,13 @@ PRIVILEGES_ON = {
         "CREATE VIEW",
         "CREATE DYNAMIC TABLE",
         "CREATE STREAM",
+        "CREATE DATA METRIC FUNCTION",
     },
     "TABLES": {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES"},
     "VIEWS": {"SELECT", "REFERENCES"},
     "DYNAMIC TABLES": {"SELECT", "MONITOR", "OPERATE"},
     "STREAMS": {"SELECT"},
+    "DATA METRIC FUNCTIONS": {"USAGE"},
 }
 
 # Documented forms of the statements sqlglot keeps opaque: (reference page, pattern).
@@ -86,12 +90,24 @@ DOCUMENTED = [
         rf"GRANT ROLE {NAME} TO ROLE {NAME}",
     ),
     (
+        # GRANT DATABASE ROLE <name> TO ROLE <parent_role_name>
+        # (SNOWFLAKE.DATA_METRIC_USER: /user-guide/data-quality-access-control)
+        "/sql-reference/sql/grant-database-role",
+        rf"GRANT DATABASE ROLE {QUALIFIED} TO ROLE {NAME}",
+    ),
+    (
+        # GRANT APPLICATION ROLE <name> TO { ROLE <parent_role_name> | ... }
+        # (SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER: /user-guide/data-quality-access-control)
+        "/sql-reference/sql/grant-application-role",
+        rf"GRANT APPLICATION ROLE {QUALIFIED} TO ROLE {NAME}",
+    ),
+    (
         # GRANT { schemaObjectPrivileges } ON { ALL | FUTURE } <object_type_plural>
         #   IN SCHEMA <schema_name> TO ROLE <role_name>
         "/sql-reference/sql/grant-privilege",
         rf"GRANT (?P<privileges>[A-Z ,]+) ON (?:ALL|FUTURE) "
-        rf"(?P<securable>TABLES|VIEWS|DYNAMIC TABLES|STREAMS) IN SCHEMA {QUALIFIED} "
-        rf"TO ROLE {NAME}",
+        rf"(?P<securable>TABLES|VIEWS|DYNAMIC TABLES|STREAMS|DATA METRIC FUNCTIONS) "
+        rf"IN SCHEMA {QUALIFIED} TO ROLE {NAME}",
     ),
     (
         # GRANT { schemaPrivileges } ON SCHEMA <schema_name> TO ROLE <role_name>
@@ -184,7 +200,7 @@ def test_sqlglot_understood_grants_use_documented_privileges() -> None:
     for sql in plan_sql():
         parsed = sqlglot.parse_one(sql, read="snowflake")
         if isinstance(parsed, exp.Grant):
-            kind = parsed.args["kind"]
+            kind = parsed.args["kind"] or parsed.args["securable"].name
             privileges = {p.sql("snowflake") for p in parsed.args["privileges"]}
             assert privileges <= PRIVILEGES_ON[kind], sql
 

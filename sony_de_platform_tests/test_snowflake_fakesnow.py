@@ -283,6 +283,12 @@ def test_deploy_runs_on_the_server_what_fakesnow_supports(snowflake_run: Snowfla
         "GRANT ROLE",
         "GRANT USAGE",
         "GRANT SELECT",
+        # The data quality grants: EXECUTE DATA METRIC FUNCTION ON ACCOUNT, CREATE DATA
+        # METRIC FUNCTION ON SCHEMA, the SNOWFLAKE database and application roles.
+        "GRANT EXECUTE",
+        "GRANT CREATE",
+        "GRANT DATABASE",
+        "GRANT APPLICATION",
         "CREATE MASKING",
         "ALTER MASKING",
         "ALTER TABLE",

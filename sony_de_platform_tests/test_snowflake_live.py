@@ -3,9 +3,14 @@ DMF check, teardown.
 
 Skipped unless real credentials are in the environment: SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER,
 SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH, and no SNOWFLAKE_HOST pointing at a local
-server. SNOWFLAKE_ROLE must be able to deploy (see README, Snowflake). Everything happens
-in a database created for this run, SONY_DE_CI_<random>, whose roles are named after it;
-both are dropped at the end, whatever happened.
+server. SNOWFLAKE_ROLE (or the user's default role) must be able to deploy (see README,
+Snowflake). Everything happens in a database created for this run, SONY_DE_CI_<random>,
+whose roles are named after it; both are dropped at the end, whatever happened.
+
+The deploy and the teardown run as that role; the pipeline's steps (Bronze load, routing,
+dbt, DMF check) run as <DATABASE>_TRANSFORMER, the role the deploy created for them, which
+the test grants to the connecting user: SNOWFLAKE_ROLE names it to the Dagster resource and
+to dbt's profile alike, so the steps succeed only on the grants the access model derives.
 
 The deploy creates the fan-interactions stream before Bronze loads anything, so the
 routing's first consumption carries every loaded row; the DMF check runs the check step's
@@ -18,6 +23,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -46,6 +52,7 @@ from sony_de_platform.warehouse.data_metrics import SnowflakeDataMetrics
 from sony_de_platform.warehouse.streams import CONSUMPTIONS_SCHEMA, CONSUMPTIONS_TABLE, streams
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+PIPELINE_ROLE = "TRANSFORMER"  # the Dagster service user's role (governance/access.py)
 
 
 def _live_environment() -> dict[str, str] | None:
@@ -72,10 +79,16 @@ pytestmark = [
 
 @dataclass
 class LiveRun:
-    settings: Settings
+    settings: Settings  # as the deploying role, SNOWFLAKE_ROLE as in the environment
     defs: Definitions
+    transformer: Settings  # the same account and database, as <DATABASE>_TRANSFORMER
+    transformer_defs: Definitions
     instance: DagsterInstance
     database: str
+
+    @property
+    def transformer_role(self) -> str:
+        return role_name(self.database, PIPELINE_ROLE)
 
 
 def _show(session: Session, command: str, *columns: str) -> list[tuple]:
@@ -113,25 +126,49 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
         for name, value in environment.items():
             patch.setenv(name, value)
         settings = load_settings()
+        transformer = load_settings(
+            {**os.environ, "SNOWFLAKE_ROLE": role_name(database, PIPELINE_ROLE)}
+        )
         try:
             yield LiveRun(
-                settings, build_definitions(settings), DagsterInstance.ephemeral(), database
+                settings,
+                build_definitions(settings),
+                transformer,
+                build_definitions(transformer),
+                DagsterInstance.ephemeral(),
+                database,
             )
         finally:
             with open_warehouse(settings) as warehouse, warehouse.session() as session:
                 _teardown(session, database)  # also when a test failed half-way
 
 
-def _run(live: LiveRun, job: str, **kwargs: object) -> None:
-    result = live.defs.resolve_job_def(job).execute_in_process(
+def _run(live: LiveRun, defs: Definitions, job: str, **kwargs: object) -> None:
+    result = defs.resolve_job_def(job).execute_in_process(
         instance=live.instance, raise_on_error=False, **kwargs
     )
     assert result.success, [str(e.message) for e in result.all_events if e.is_failure]
 
 
+@contextmanager
+def as_transformer(live: LiveRun) -> Iterator[Settings]:
+    """The pipeline's role for the block: granted to the connecting user by the deploying
+    role (GRANT is a no-op when held), then set as SNOWFLAKE_ROLE, which the Dagster
+    resource resolves when a run starts and dbt's profile reads; the settings to use."""
+    role = live.transformer_role
+    with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
+        user = str(session.scalar("SELECT CURRENT_USER()")).replace('"', '""')
+        session.execute(f'GRANT ROLE {role} TO USER "{user}"')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SNOWFLAKE_ROLE", role)
+        with open_warehouse(live.transformer) as warehouse, warehouse.session() as session:
+            assert session.scalar("SELECT CURRENT_ROLE()") == role
+        yield live.transformer
+
+
 def test_1_deploy_twice(live: LiveRun) -> None:
-    _run(live, SNOWFLAKE_DEPLOY)
-    _run(live, SNOWFLAKE_DEPLOY)  # idempotent on a real account
+    _run(live, live.defs, SNOWFLAKE_DEPLOY)
+    _run(live, live.defs, SNOWFLAKE_DEPLOY)  # idempotent on a real account
     database = live.database
     with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
         schemas = dict(_show(session, f"SHOW SCHEMAS IN DATABASE {database}", "name", "options"))
@@ -156,6 +193,10 @@ def test_1_deploy_twice(live: LiveRun) -> None:
         assert readers == {role_name(database, "PII_STEWARD"), role_name(database, "TRANSFORMER")}
         analyst_on = _show(session, f"SHOW GRANTS TO ROLE {role_name(database, 'ANALYST')}", "name")
         assert [name for (name,) in analyst_on if ".RAW" in name or ".SECURE" in name] == []
+        transformer_on = _show(
+            session, f"SHOW GRANTS TO ROLE {live.transformer_role}", "privilege", "granted_on"
+        )
+        assert ("EXECUTE DATA METRIC FUNCTION", "ACCOUNT") in transformer_on
         masked = session.fetchall(
             "SELECT lower(ref_entity_name), lower(ref_column_name), policy_name FROM TABLE("
             f"{database}.INFORMATION_SCHEMA.POLICY_REFERENCES("
@@ -169,12 +210,18 @@ def test_1_deploy_twice(live: LiveRun) -> None:
 
 
 def test_2_bronze_load(live: LiveRun) -> None:
-    _run(
-        live,
-        MEDALLION_FULL_BUILD,
-        asset_selection=[AssetKey(["raw", feed.asset_name]) for feed in FEEDS],
-    )
-    with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
+    with as_transformer(live) as settings:
+        _run(
+            live,
+            live.transformer_defs,
+            MEDALLION_FULL_BUILD,
+            asset_selection=[AssetKey(["raw", feed.asset_name]) for feed in FEEDS],
+        )
+        _check_bronze(settings)
+
+
+def _check_bronze(settings: Settings) -> None:
+    with open_warehouse(settings) as warehouse, warehouse.session() as session:
         for feed in FEEDS:
             lines, loaded, quarantined = session.fetchone(
                 "SELECT SUM(lines_read), SUM(rows_loaded), SUM(rows_quarantined) "
@@ -189,7 +236,11 @@ def test_3_stream_consumption(live: LiveRun) -> None:
     """The routing consumes the stream the deploy created: verified fans into the vault,
     the others into the guest table, and the stream is empty afterwards."""
     raw = f"RAW.{FAN_INTERACTIONS.table}"
-    with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
+    with (
+        as_transformer(live) as settings,
+        open_warehouse(settings) as warehouse,
+        warehouse.session() as session,
+    ):
         loaded = session.row_count("RAW", FAN_INTERACTIONS.table)
         verified = session.scalar(
             f"SELECT COUNT(DISTINCT fan_id) FROM {raw} WHERE fan_type = 'verified'"
@@ -218,46 +269,55 @@ def test_3_stream_consumption(live: LiveRun) -> None:
 
 def test_4_dbt_build(live: LiveRun) -> None:
     """Unit tests included: they run on a real account."""
-    graph = live.defs.resolve_asset_graph()
+    graph = live.transformer_defs.resolve_asset_graph()
     bronze = {AssetKey(["raw", feed.asset_name]) for feed in FEEDS}
-    _run(
-        live,
-        MEDALLION_FULL_BUILD,
-        asset_selection=[key for key in graph.get_all_asset_keys() if key not in bronze],
-        run_config={
-            "ops": {
-                step: {"config": {"full_refresh": True}}
-                for step in ("silver_dbt_models", "gold_dbt_models", "fan_profile_snapshots")
-            }
-        },
-    )
-    with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
-        fans = session.row_count("DIMS", "DIM_FANS")
-        assert session.row_count("DIMS", "SNP_FAN_PROFILES") == fans > 0
-        outcomes = dict(
-            session.fetchall(
-                "SELECT status, COUNT(*) FROM GOVERNANCE.DBT_TEST_RESULTS GROUP BY status"
-            )
+    with as_transformer(live) as settings:
+        _run(
+            live,
+            live.transformer_defs,
+            MEDALLION_FULL_BUILD,
+            asset_selection=[key for key in graph.get_all_asset_keys() if key not in bronze],
+            run_config={
+                "ops": {
+                    step: {"config": {"full_refresh": True}}
+                    for step in ("silver_dbt_models", "gold_dbt_models", "fan_profile_snapshots")
+                }
+            },
         )
-        assert set(outcomes) == {"pass"}, outcomes
+        with open_warehouse(settings) as warehouse, warehouse.session() as session:
+            fans = session.row_count("DIMS", "DIM_FANS")
+            assert session.row_count("DIMS", "SNP_FAN_PROFILES") == fans > 0
+            outcomes = dict(
+                session.fetchall(
+                    "SELECT status, COUNT(*) FROM GOVERNANCE.DBT_TEST_RESULTS GROUP BY status"
+                )
+            )
+    assert set(outcomes) == {"pass"}, outcomes
 
 
 def test_5_dmf_check(live: LiveRun) -> None:
-    """One attachment's check, with the check step's own calls: the custom DMF the deploy
-    created is attached where missing (dbt rebuilt the table), then called ad hoc."""
+    """The check step's own calls on one table, as the pipeline's role: the DMFs are
+    attached where missing (dbt rebuilt the table), the custom one the deploy created and a
+    system one, then called ad hoc. Needs the role's data quality grants (access.py)."""
     registry = load_registry().in_database(live.database)
-    attachment = next(
-        a for a in registry.attachments_on("DIMS", "dim_titles") if not a.function.system
-    )
-    assert attachment.function.qualified_name == f"{live.database}.GOVERNANCE.VALID_IMDB_SCORE"
-    with open_warehouse(live.settings) as warehouse, warehouse.session() as session:
+    on_titles = registry.attachments_on("DIMS", "dim_titles")
+    custom = next(a for a in on_titles if not a.function.system)
+    system = next(a for a in on_titles if a.function.system and a.function.callable_directly)
+    assert custom.function.qualified_name == f"{live.database}.GOVERNANCE.VALID_IMDB_SCORE"
+    with (
+        as_transformer(live),
+        open_warehouse(live.transformer) as warehouse,
+        warehouse.session() as session,
+    ):
         engine_for(session).deploy(session, registry, [("DIMS", "dim_titles")])
         attached = SnowflakeDataMetrics().attached(
             session, live.database, "DIMS", "dim_titles", "TABLE"
         )
-        assert (attachment.function.qualified_name, attachment.argument_names) in attached
-        [measurement] = measure(session, registry, [attachment])
-    assert measurement.value == 0 and measurement.passed, measurement
+        for attachment in (custom, system):
+            assert (attachment.function.qualified_name, attachment.argument_names) in attached
+        measured, measured_system = measure(session, registry, [custom, system])
+    assert measured.value == 0 and measured.passed, measured
+    assert measured_system.value is not None, measured_system
 
 
 def test_6_teardown_drops_the_database_and_its_roles(live: LiveRun) -> None:

@@ -1,9 +1,11 @@
 """Who may do what on Snowflake, written once as data.
 
-The access model is a matrix of role x schema -> access level, plus the role hierarchy.
-The GRANT statements of `sony-de snowflake deploy` and the access table in the README are
-both derived from it (`grant_statements`, `access_table_markdown`); a test parses the
-generated grants back and compares them with this matrix.
+The access model is a matrix of role x schema -> access level, plus the role hierarchy
+and each role's part in data quality (the Data Metric Function privileges, which Snowflake
+grants outside the schemas). The GRANT statements of `sony-de snowflake deploy` and the
+access table in the README are both derived from it (`grant_statements`,
+`access_table_markdown`); a test parses the generated grants back and compares them with
+this model.
 
 Roles are named after the database (`SONY_DE_LOADER` in SONY_DE), so a second database,
 such as a per-run test database, gets its own roles and tears them down with it.
@@ -211,6 +213,93 @@ ACCESS: Mapping[str, Mapping[Schema, AccessLevel]] = {
 }
 
 
+# --- Data quality -------------------------------------------------------------------------
+# Data Metric Functions need privileges beyond the schema matrix: an account privilege, a
+# database role and an application role of the SNOWFLAKE database, and privileges on the
+# DMFs themselves (docs.snowflake.com/en/user-guide/data-quality-access-control):
+# attaching a DMF needs EXECUTE DATA METRIC FUNCTION on the account, USAGE on the DMF and
+# ownership of the table; creating one, CREATE DATA METRIC FUNCTION on its schema; calling
+# one ad hoc, USAGE on it; system DMFs (SNOWFLAKE.CORE), the SNOWFLAKE.DATA_METRIC_USER
+# database role; reading SNOWFLAKE.LOCAL.DATA_QUALITY_MONITORING_RESULTS, the
+# SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER application role.
+
+# Where the custom DMFs live (quality/dmfs.yml `schema`; a test keeps the two equal).
+DATA_METRIC_SCHEMA = Schema.GOVERNANCE
+
+
+class QualityPrivilege(StrEnum):
+    """One data quality grant, named as Snowflake names what it grants."""
+
+    EXECUTE_DATA_METRIC_FUNCTION = "EXECUTE DATA METRIC FUNCTION"
+    DATA_METRIC_USER = "SNOWFLAKE.DATA_METRIC_USER"
+    CREATE_DATA_METRIC_FUNCTION = "CREATE DATA METRIC FUNCTION"
+    USE_DATA_METRIC_FUNCTIONS = "USAGE on DATA METRIC FUNCTIONS"
+    DATA_QUALITY_MONITORING_VIEWER = "SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER"
+
+
+# Each privilege's GRANT statements ({role} the grantee, {schema} DATABASE.DATA_METRIC_SCHEMA),
+# in Snowflake's documented forms: GRANT <global privilege> ON ACCOUNT, GRANT <schema
+# privilege> ON SCHEMA and GRANT USAGE ON { ALL | FUTURE } DATA METRIC FUNCTIONS IN SCHEMA
+# (/sql-reference/sql/grant-privilege), GRANT DATABASE ROLE
+# (/sql-reference/sql/grant-database-role), GRANT APPLICATION ROLE
+# (/sql-reference/sql/grant-application-role).
+QUALITY_GRANTS: Mapping[QualityPrivilege, tuple[str, ...]] = {
+    QualityPrivilege.EXECUTE_DATA_METRIC_FUNCTION: (
+        "GRANT EXECUTE DATA METRIC FUNCTION ON ACCOUNT TO ROLE {role}",
+    ),
+    QualityPrivilege.DATA_METRIC_USER: (
+        "GRANT DATABASE ROLE SNOWFLAKE.DATA_METRIC_USER TO ROLE {role}",
+    ),
+    QualityPrivilege.CREATE_DATA_METRIC_FUNCTION: (
+        "GRANT CREATE DATA METRIC FUNCTION ON SCHEMA {schema} TO ROLE {role}",
+    ),
+    QualityPrivilege.USE_DATA_METRIC_FUNCTIONS: (
+        "GRANT USAGE ON ALL DATA METRIC FUNCTIONS IN SCHEMA {schema} TO ROLE {role}",
+        "GRANT USAGE ON FUTURE DATA METRIC FUNCTIONS IN SCHEMA {schema} TO ROLE {role}",
+    ),
+    QualityPrivilege.DATA_QUALITY_MONITORING_VIEWER: (
+        "GRANT APPLICATION ROLE SNOWFLAKE.DATA_QUALITY_MONITORING_VIEWER TO ROLE {role}",
+    ),
+}
+
+
+class QualityLevel(StrEnum):
+    """A role's part in data quality, as a named bundle of QualityPrivilege."""
+
+    MEASURE = "measure"
+    REVIEW = "review"
+
+    @property
+    def privileges(self) -> tuple[QualityPrivilege, ...]:
+        return QUALITY_LEVEL_PRIVILEGES[self]
+
+    @property
+    def meaning(self) -> str:
+        return QUALITY_LEVEL_MEANINGS[self]
+
+
+QUALITY_LEVEL_PRIVILEGES: Mapping[QualityLevel, tuple[QualityPrivilege, ...]] = {
+    # The DMF check steps: attach the DMFs to the tables dbt (this role) owns, create a custom
+    # DMF the deploy has not (the deploy's role owns those it created: USAGE on ALL and
+    # FUTURE covers both), call DMFs ad hoc, system ones included, and read the results.
+    QualityLevel.MEASURE: tuple(QualityPrivilege),
+    QualityLevel.REVIEW: (QualityPrivilege.DATA_QUALITY_MONITORING_VIEWER,),
+}
+QUALITY_LEVEL_MEANINGS: Mapping[QualityLevel, str] = {
+    QualityLevel.MEASURE: (
+        "the DMF checks: attach DMFs to the tables it owns, create missing custom ones, call "
+        "them (system DMFs too) and read their results"
+    ),
+    QualityLevel.REVIEW: "read the DMF results (SNOWFLAKE.LOCAL.DATA_QUALITY_MONITORING_RESULTS)",
+}
+
+# Each role's own part in data quality; absent = none.
+DATA_QUALITY: Mapping[str, QualityLevel] = {
+    "TRANSFORMER": QualityLevel.MEASURE,
+    "MONITOR": QualityLevel.REVIEW,
+}
+
+
 def role_name(database: str, role: str) -> str:
     """The account-level name of a platform role in one database: SONY_DE_LOADER."""
     return identifier(f"{database}_{role}")
@@ -261,6 +350,22 @@ def schema_grants(database: str, role: str, schema: Schema, level: AccessLevel) 
     return statements
 
 
+def quality_grants(database: str, role: str) -> list[str]:
+    """The grants of a role's own data quality level (none without one)."""
+    level = DATA_QUALITY.get(role)
+    if level is None:
+        return []
+    values = {
+        "role": role_name(database, role),
+        "schema": f"{identifier(database)}.{DATA_METRIC_SCHEMA.value}",
+    }
+    return [
+        template.format(**values)
+        for privilege in level.privileges
+        for template in QUALITY_GRANTS[privilege]
+    ]
+
+
 def sql_string(text: str) -> str:
     """A Snowflake string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
@@ -301,6 +406,7 @@ def grant_statements(database: str, warehouse: str) -> list[str]:
         for schema in Schema:
             if schema in levels:
                 statements += schema_grants(database, role.name, schema, levels[schema])
+        statements += quality_grants(database, role.name)
     return statements
 
 
@@ -322,9 +428,26 @@ def _cell(role: str, schema: Schema) -> str:
     return " + ".join(shown) or "-"
 
 
+def _quality_cell(role: str) -> str:
+    """The data quality levels a role holds, own or inherited."""
+    shown = [
+        DATA_QUALITY[granted_by].value + ("" if granted_by == role else f" (via {granted_by})")
+        for granted_by in ancestors_first(role)
+        if granted_by in DATA_QUALITY
+    ]
+    return " + ".join(shown) or "-"
+
+
 def access_table_markdown() -> str:
-    """The README's access table: effective access per role and schema, then the levels."""
-    header = ["Role (`<DATABASE>_…`)", "Inherits", "Clear PII", *(s.value for s in Schema)]
+    """The README's access table: effective access per role and schema and in data quality,
+    then the levels."""
+    header = [
+        "Role (`<DATABASE>_…`)",
+        "Inherits",
+        "Clear PII",
+        *(s.value for s in Schema),
+        "Data quality",
+    ]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -335,10 +458,15 @@ def access_table_markdown() -> str:
             ", ".join(role.inherits) or "-",
             "yes" if role.sees_clear_pii else "no",
             *(_cell(role.name, schema) for schema in Schema),
+            _quality_cell(role.name),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| Level | Privileges | Meaning |", "|---|---|---|"]
     for level in AccessLevel:
         privileges = ", ".join(p.value for p in Privilege if p in level.privileges)
         lines.append(f"| {level.value} | {privileges} | {level.meaning} |")
+    lines += ["", "| Data quality | Grants | Meaning |", "|---|---|---|"]
+    for quality in QualityLevel:
+        grants = ", ".join(privilege.value for privilege in quality.privileges)
+        lines.append(f"| {quality.value} | {grants} | {quality.meaning} |")
     return "\n".join(lines)

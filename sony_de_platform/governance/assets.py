@@ -73,7 +73,7 @@ def build_governance_assets(
     ) -> MaterializeResult:
         configured = project_data_tests(settings)
         with warehouse.session() as session:
-            stats = compute_key_stats(session, configured)
+            stats = compute_key_stats(session, configured, warehouse.database)
             written = write_monitor_summaries(session, stats)
         context.log.info(f"monitor summaries written: {written}")
         return MaterializeResult(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sony_de_platform.bronze.feeds import FEEDS, RAW_SCHEMA
 from sony_de_platform.quality.measurement import latest_dmf_outcome
+from sony_de_platform.quality.registry import load_registry
 from sony_de_platform.settings import Settings
 from sony_de_platform.transform.project import build_dbt_project
 from sony_de_platform.transform.test_results import (
@@ -95,11 +96,20 @@ def _passing_data_tests(session: Session) -> int:
     )
 
 
+def dmf_outcome_in(session: Session, database: str) -> tuple[int, int]:
+    """(passing, evaluated) DMF checks on the tables of `database`, the warehouse's own (on
+    Snowflake SNOWFLAKE_DATABASE, e.g. a per-run database; the registry names SONY_DE)."""
+    return latest_dmf_outcome(session, load_registry().in_database(database))
+
+
 def compute_key_stats(
-    session: Session, dbt_tests_configured: int, dmf_outcome: tuple[int, int] | None = None
+    session: Session,
+    dbt_tests_configured: int,
+    database: str,
+    dmf_outcome: tuple[int, int] | None = None,
 ) -> KeyStats:
-    """Figures of the current warehouse; `dmf_outcome` is (passing, total) DMF checks, read
-    from the data-quality results unless given."""
+    """Figures of the warehouse's `database`; `dmf_outcome` is (passing, total) DMF checks,
+    read from the data-quality results unless given."""
     bronze = [
         TableCount(RAW_SCHEMA, feed.table, session.row_count(RAW_SCHEMA, feed.table))
         for feed in FEEDS
@@ -109,7 +119,9 @@ def compute_key_stats(
     silver = [t for t in silver_all if (t.schema, t.table) != SNAPSHOT]
     snapshot = [t for t in silver_all if (t.schema, t.table) == SNAPSHOT]
     gold = materialized_tables(session, GOLD_SCHEMAS)
-    dmf_passing, dmf_total = dmf_outcome if dmf_outcome is not None else latest_dmf_outcome(session)
+    dmf_passing, dmf_total = (
+        dmf_outcome if dmf_outcome is not None else dmf_outcome_in(session, database)
+    )
     return KeyStats(
         bronze_rows=sum(t.rows for t in bronze),
         silver_rows=sum(t.rows for t in silver),
@@ -134,4 +146,4 @@ def current_key_stats(settings: Settings, dmf_outcome: tuple[int, int] | None = 
     DMF outcome is read from the data-quality results unless given."""
     configured = project_data_tests(settings)
     with open_warehouse(settings) as warehouse, warehouse.session(read_only=True) as session:
-        return compute_key_stats(session, configured, dmf_outcome)
+        return compute_key_stats(session, configured, warehouse.database, dmf_outcome)
