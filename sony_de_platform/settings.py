@@ -215,9 +215,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     suppression = _seconds(env, "SONY_DE_ALERT_SUPPRESSION_SECONDS", 3600.0)
 
+    database = _object_name(env, "SNOWFLAKE_DATABASE", DATABASE_NAME)
     return Settings(
         engine=engine,
-        snowflake_database=_object_name(env, "SNOWFLAKE_DATABASE", DATABASE_NAME),
+        snowflake_database=database,
         snowflake_warehouse=_object_name(env, "SNOWFLAKE_WAREHOUSE", DEFAULT_SNOWFLAKE_WAREHOUSE),
         data_dir=data_dir,
         landing_dir=_path(env, "SONY_DE_LANDING_DIR", data_dir / "landing"),
@@ -233,7 +234,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "SONY_DE_PUBLISHED_PATH", data_dir / "published" / READER_COPY_FILE_NAME
         ),
         dagster_url=env.get("SONY_DE_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
-        monitor_role=env.get("SONY_DE_MONITOR_ROLE", "SONY_DE_MONITOR"),
+        # the deploy names roles after the database (governance/access.py role_name)
+        monitor_role=env.get("SONY_DE_MONITOR_ROLE", f"{database}_MONITOR"),
         snowflake_vars=snowflake_vars,
         snowflake_values=snowflake_values,
         alert_webhook_url_var=ALERT_WEBHOOK_URL_VAR if env.get(ALERT_WEBHOOK_URL_VAR) else None,

@@ -95,3 +95,14 @@ def test_snowflake_object_names_default_and_fold_to_upper_case() -> None:
 def test_an_unusable_snowflake_name_names_its_variable() -> None:
     with pytest.raises(SettingsError, match=r"SNOWFLAKE_WAREHOUSE='my warehouse'"):
         load_settings({"SNOWFLAKE_WAREHOUSE": "my warehouse"})
+
+
+def test_monitor_role_follows_the_database_unless_set() -> None:
+    """The deploy names roles after the database, so a per-run database's dashboard reads as
+    that database's monitor role; SONY_DE_MONITOR_ROLE overrides it."""
+    assert load_settings({}).monitor_role == "SONY_DE_MONITOR"
+    assert load_settings({"SNOWFLAKE_DATABASE": "sony_de_ci_7"}).monitor_role == (
+        "SONY_DE_CI_7_MONITOR"
+    )
+    overridden = load_settings({"SNOWFLAKE_DATABASE": "X", "SONY_DE_MONITOR_ROLE": "READER"})
+    assert overridden.monitor_role == "READER"
