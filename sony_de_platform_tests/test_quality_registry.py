@@ -14,6 +14,8 @@ from sony_de_platform.quality.registry import (
     parse_registry,
 )
 from sony_de_platform.settings import Engine
+from sony_de_platform.synthetic.defects import MALFORMED_EMAIL
+from sony_de_platform.synthetic.generator import DEFECT_RATES, INTERACTION_EVENTS_PER_SCALE
 from sony_de_platform.warehouse import DuckDBWarehouse
 from sony_de_platform.warehouse.data_metrics import DATA_METRIC_ENGINES, MetricCall
 
@@ -58,6 +60,26 @@ def test_registry_defines_the_demo_dmfs_on_silver_and_gold() -> None:
     systems = {a.function.qualified_name for a in registry.attachments if a.function.system}
     assert {"SNOWFLAKE.CORE.NULL_COUNT", "SNOWFLAKE.CORE.DUPLICATE_COUNT"} <= systems
     assert registry.schedule == "60 MINUTE"
+
+
+def test_malformed_emails_are_a_tolerated_defect_that_only_warns() -> None:
+    """The generator's malformed e-mails (the contract's 1.0% of interactions) are counted
+    on Silver from the validity flag alone; the check warns past 2% of the default scale's
+    interactions and never blocks Gold."""
+    (attachment,) = [
+        a for a in load_registry().attachments if a.function.name == "MALFORMED_EMAILS"
+    ]
+    assert (attachment.label, attachment.columns) == (
+        "STG.stg_fan_interactions:malformed_emails",
+        ("has_valid_email",),
+    )
+    assert attachment.function.arguments == (("arg_c", "BOOLEAN"),)
+    assert attachment.severity.value == "WARN"
+    contract_rate = DEFECT_RATES["fan_interactions"][MALFORMED_EMAIL]
+    tolerated = 2 * contract_rate * INTERACTION_EVENTS_PER_SCALE  # the demo's scale 1
+    assert attachment.expectation.holds(contract_rate * INTERACTION_EVENTS_PER_SCALE)
+    assert attachment.expectation.holds(tolerated)
+    assert not attachment.expectation.holds(tolerated + 1)
 
 
 @pytest.mark.parametrize(
@@ -153,6 +175,10 @@ def test_custom_bodies_run_on_duckdb_with_snowflake_semantics(scratch) -> None:
     scratch.execute("CREATE TABLE SCRATCH.scores (s DECIMAL(3, 1))")
     scratch.execute("INSERT INTO SCRATCH.scores VALUES (0), (10), (10.1), (-0.1), (NULL), (6.4)")
     assert _value(scratch, "VALID_IMDB_SCORE", "scores", "s") == 2
+    scratch.execute("CREATE TABLE SCRATCH.emails (valid BOOLEAN)")
+    scratch.execute("INSERT INTO SCRATCH.emails VALUES (true), (false), (true), (false), (NULL)")
+    # an address failing the rule, and a row whose flag is unknown, count; valid ones do not
+    assert _value(scratch, "MALFORMED_EMAILS", "emails", "valid") == 3
 
 
 def test_system_dmfs_keep_snowflakes_semantics(scratch) -> None:

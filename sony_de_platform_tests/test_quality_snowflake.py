@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetKey, AssetSelection, AssetSpec, Definitions, define_asset_job
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    Definitions,
+    ExecuteInProcessResult,
+    define_asset_job,
+)
 
 from sony_de_platform.governance.key_stats import compute_key_stats
 from sony_de_platform.quality.checks import build_table_checks
@@ -171,6 +178,9 @@ def test_deployment_adds_only_what_is_missing_and_alters_views_as_views() -> Non
         "ALTER VIEW SONY_DE.STG.STG_FAN_INTERACTIONS ADD DATA METRIC FUNCTION "
         "SONY_DE.GOVERNANCE.PRICED_PURCHASES ON (is_purchase, amount_usd) "
         "EXPECTATION priced_purchases_expectation (VALUE = 0)",
+        "ALTER VIEW SONY_DE.STG.STG_FAN_INTERACTIONS ADD DATA METRIC FUNCTION "
+        "SONY_DE.GOVERNANCE.MALFORMED_EMAILS ON (has_valid_email) "
+        "EXPECTATION malformed_emails_expectation (VALUE <= 3549)",
     ]
     assert (
         "SELECT metric_database_name, metric_schema_name, metric_name, ref_arguments FROM "
@@ -312,21 +322,28 @@ class RecordedSnowflake(Warehouse):
 CONNECTIONS: dict[str, FakeSnowflake] = {}
 
 
-def test_the_check_step_deploys_then_calls_each_dmf(tmp_path: Path) -> None:
+def run_check_step(
+    schema: str, table: str, values: dict[str, int]
+) -> tuple[FakeSnowflake, ExecuteInProcessResult]:
+    """Run the DMF check step of one Silver table against the recording double, whose ad hoc
+    DMF calls answer `values` (0 for the others)."""
     registry = load_registry()
-    key = AssetKey(["DIMS", "dim_titles"])
+    key = AssetKey([schema, table])
     checks = build_table_checks(
-        registry, key, registry.attachments_on("DIMS", "dim_titles"), True, Engine.SNOWFLAKE
+        registry, key, registry.attachments_on(schema, table), True, Engine.SNOWFLAKE
     )
-    CONNECTIONS["current"] = fake = FakeSnowflake(values={"SONY_DE.GOVERNANCE.VALID_IMDB_SCORE": 2})
+    CONNECTIONS["current"] = fake = FakeSnowflake(values=values)
     defs = Definitions(
         assets=[AssetSpec(key)],
         asset_checks=[checks],
-        jobs=[define_asset_job("dim_titles_dmfs", selection=AssetSelection.checks(checks))],
+        jobs=[define_asset_job("table_dmfs", selection=AssetSelection.checks(checks))],
         resources={"warehouse": RecordedSnowflake()},
     )
-    result = defs.resolve_job_def("dim_titles_dmfs").execute_in_process(raise_on_error=False)
+    return fake, defs.resolve_job_def("table_dmfs").execute_in_process(raise_on_error=False)
 
+
+def test_the_check_step_deploys_then_calls_each_dmf(tmp_path: Path) -> None:
+    fake, result = run_check_step("DIMS", "dim_titles", {"SONY_DE.GOVERNANCE.VALID_IMDB_SCORE": 2})
     sql = _sql(fake)
     assert sql[: len(DIM_TITLES_DEPLOYMENT)] == DIM_TITLES_DEPLOYMENT
     assert sql[len(DIM_TITLES_DEPLOYMENT)].startswith("SELECT SONY_DE.GOVERNANCE.VALID_IMDB_SCORE(")
@@ -345,6 +362,41 @@ def test_the_check_step_deploys_then_calls_each_dmf(tmp_path: Path) -> None:
         "duplicate_count": (True, True),
     }
     assert not result.success  # a blocking ERROR check failed: what stops Gold downstream
+
+
+def test_malformed_emails_past_the_tolerated_rate_warn_without_blocking() -> None:
+    """The known malformed-e-mail defect: past its tolerated count the check fails with WARN,
+    is not blocking (it stops no Gold step) and the run succeeds; the ERROR checks beside it on
+    the same Silver table stay blocking."""
+    fake, result = run_check_step(
+        "STG", "stg_fan_interactions", {"SONY_DE.GOVERNANCE.MALFORMED_EMAILS": 3550}
+    )
+    assert (
+        "SELECT SONY_DE.GOVERNANCE.MALFORMED_EMAILS("
+        "SELECT has_valid_email FROM SONY_DE.STG.STG_FAN_INTERACTIONS)"
+    ) in _sql(fake)
+    assert (
+        "WITH arg_t AS (SELECT has_valid_email AS arg_c, interaction_id FROM "
+        "SONY_DE.STG.STG_FAN_INTERACTIONS) SELECT interaction_id FROM (SELECT * FROM arg_t "
+        "WHERE arg_c IS NULL OR NOT arg_c) AS violations ORDER BY interaction_id LIMIT 10"
+    ) in _sql(fake)
+    outcomes = {
+        e.asset_check_evaluation_data.check_name: (
+            e.asset_check_evaluation_data.passed,
+            e.asset_check_evaluation_data.severity.value,
+            e.asset_check_evaluation_data.blocking,
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert outcomes == {
+        "valid_email_hash": (True, "ERROR", True),
+        "no_future_events": (True, "ERROR", True),
+        "valid_rating": (True, "WARN", False),
+        "priced_purchases": (True, "ERROR", True),
+        "malformed_emails": (False, "WARN", False),
+    }
+    assert result.success  # a failed WARN check reports; it stops nothing downstream
 
 
 def test_a_per_run_database_holds_its_own_dmfs_beside_its_tables() -> None:
