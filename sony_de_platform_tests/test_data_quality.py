@@ -42,6 +42,11 @@ GOLD = [
 ]
 DIM_TITLES = AssetKey(["DIMS", "dim_titles"])
 CORRUPT_TITLE = "TT-999999"
+INTERACTIONS = AssetKey(["STG", "stg_fan_interactions"])
+# The contract's e-mail rule over RAW's clear addresses (dbt macro is_valid_email)
+RAW_HAS_VALID_EMAIL = (
+    r"COALESCE(REGEXP_LIKE(TRIM(email), '^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$'), FALSE)"
+)
 DUCKDB = DATA_METRIC_ENGINES[Engine.DUCKDB]
 
 
@@ -119,6 +124,9 @@ def test_the_same_bodies_over_raw_count_the_injected_defects(platform: Platform)
          interactions["defects"]["future_timestamp"]),
         # every RAW row carries a clear address, which is exactly what an email_hash must not be
         ("VALID_EMAIL_HASH", "RAW_FAN_INTERACTIONS", ["email"], interactions["loadable_records"]),
+        # only the injected addresses fail the contract's rule: copies are of clean records
+        ("MALFORMED_EMAILS", "RAW_FAN_INTERACTIONS", [RAW_HAS_VALID_EMAIL],
+         interactions["defects"]["malformed_email"]),
         # a duplicated record shows its value twice
         ("DUPLICATE_COUNT", "RAW_FAN_INTERACTIONS", ["interaction_id"],
          2 * interactions["defects"]["duplicate"]),
@@ -143,6 +151,34 @@ def test_the_same_bodies_over_raw_count_the_injected_defects(platform: Platform)
             for name, table, arguments, _ in probes
         ]  # fmt: skip
     assert counted == [(name, table, float(truth)) for name, table, _, truth in probes]
+
+
+def test_malformed_emails_on_silver_are_exactly_the_injected_ones(platform: Platform) -> None:
+    """The malformed_emails check of the full build counts, from Silver's validity flag alone,
+    exactly the malformed e-mails the generator injected, guests' and verified fans' alike."""
+    interactions = platform.manifest["feeds"]["fan_interactions"]
+    injected = interactions["defects"]["malformed_email"]
+    assert injected == interactions["silver_invalid_emails"] > 0
+    (evaluation,) = [
+        e
+        for e in evaluations(platform.first)  # type: ignore[attr-defined]
+        if (e.asset_key, e.check_name) == (INTERACTIONS, "malformed_emails")
+    ]
+    assert evaluation.metadata["value"].value == injected
+    assert evaluation.passed and evaluation.severity.value == "WARN" and not evaluation.blocking
+    with build_warehouse(platform.settings).session(read_only=True) as session:
+        recorded = session.scalar(
+            "SELECT value FROM GOVERNANCE.DATA_QUALITY_MONITORING_RESULTS "
+            "WHERE metric_name = 'MALFORMED_EMAILS' AND table_name = 'STG_FAN_INTERACTIONS'"
+        )
+        by_fan_type = dict(
+            session.fetchall(
+                "SELECT fan_type, COUNT(*) FROM STG.stg_fan_interactions "
+                "WHERE NOT has_valid_email GROUP BY fan_type"
+            )
+        )
+    assert recorded == injected
+    assert set(by_fan_type) == {"guest", "verified"}
 
 
 def test_a_corrupted_silver_row_blocks_gold_and_pages_on_call_once(
@@ -253,3 +289,44 @@ def test_a_corrupted_silver_row_blocks_gold_and_pages_on_call_once(
         ("trigger", "DIMS/dim_titles:valid_imdb_score", "delivered", result.run_id),
         ("resolve", "DIMS/dim_titles:valid_imdb_score", "delivered", fixed.run_id),
     ]
+
+
+def test_malformed_emails_past_the_tolerated_count_warn_and_gold_still_builds(
+    platform: Platform,
+) -> None:
+    """Twice the injected malformed e-mails, plus one, pass the tolerated count: the Silver
+    check fails with WARN, and Gold is built in the same run all the same."""
+    injected = platform.manifest["feeds"]["fan_interactions"]["defects"]["malformed_email"]
+    flipped = (
+        "interaction_id IN (SELECT interaction_id FROM STG.stg_fan_interactions "
+        "WHERE has_valid_email ORDER BY interaction_id LIMIT ?)"
+    )
+    platform.execute(
+        f"UPDATE STG.stg_fan_interactions SET has_valid_email = false WHERE {flipped}",
+        [injected + 1],
+    )
+    check = AssetCheckKey(INTERACTIONS, "malformed_emails")
+    rebuild_gold = define_asset_job(
+        "warn_then_gold",
+        selection=AssetSelection.assets(*GOLD) | AssetSelection.checks(check),
+    )
+    try:
+        result = platform.run(
+            "warn_then_gold", Definitions.merge(platform.defs, Definitions(jobs=[rebuild_gold]))
+        )
+    finally:
+        platform.execute(
+            "UPDATE STG.stg_fan_interactions SET has_valid_email = true "
+            "WHERE NOT has_valid_email AND email_hash IS NOT NULL"
+        )
+    (evaluation,) = [e for e in evaluations(result) if e.check_name == "malformed_emails"]
+    assert (evaluation.passed, evaluation.severity.value, evaluation.blocking) == (
+        False,
+        "WARN",
+        False,
+    )
+    assert evaluation.metadata["value"].value == 2 * injected + 1
+    assert len(evaluation.metadata["violating_rows"].value) == 10  # keys only
+    assert result.success
+    materialized = {e.asset_key for e in result.all_events if e.is_step_materialization}
+    assert set(GOLD) <= materialized
