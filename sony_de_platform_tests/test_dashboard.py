@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sony_de_platform.dashboard.app import TABS
+from sony_de_platform.dashboard.monitor import latest_dmf_results
 from sony_de_platform.governance.key_stats import current_key_stats
 from sony_de_platform.settings import REPO_ROOT
 from sony_de_platform_tests.browser import free_port
@@ -23,6 +24,7 @@ from sony_de_platform_tests.lock_holders import HOLD_DUCKDB_FILE, holding
 
 pytestmark = pytest.mark.slow
 
+MALFORMED = "MALFORMED_EMAIL_PERCENT"
 APP = REPO_ROOT / "sony_de_platform" / "dashboard" / "app.py"
 
 
@@ -148,22 +150,26 @@ def _add_feature_tables(copy: Path) -> None:
     earlier = now - timedelta(hours=1)
     dmf = pd.DataFrame(
         [
-            # time, table, DMF, database, columns, value
-            (earlier, "DIM_TITLES", "VALID_IMDB_SCORE", "SONY_DE", "IMDB_SCORE", 0),
-            (now, "DIM_TITLES", "VALID_IMDB_SCORE", "SONY_DE", "IMDB_SCORE", 2),
-            (earlier, "FACT_BOX_OFFICE", "POSITIVE_REVENUE", "SONY_DE", "GROSS", 1),
-            (now, "FACT_BOX_OFFICE", "POSITIVE_REVENUE", "SONY_DE", "GROSS", 0),
-            (now, "DIM_FANS", "ROW_COUNT", "SNOWFLAKE", "", 720),
+            # time, schema, table, DMF, database, columns, value
+            (earlier, "DIMS", "DIM_TITLES", "VALID_IMDB_SCORE", "SONY_DE", "IMDB_SCORE", 0),
+            (now, "DIMS", "DIM_TITLES", "VALID_IMDB_SCORE", "SONY_DE", "IMDB_SCORE", 2),
+            (earlier, "DIMS", "FACT_BOX_OFFICE", "POSITIVE_REVENUE", "SONY_DE", "GROSS", 1),
+            (now, "DIMS", "FACT_BOX_OFFICE", "POSITIVE_REVENUE", "SONY_DE", "GROSS", 0),
+            (now, "DIMS", "DIM_FANS", "ROW_COUNT", "SNOWFLAKE", "", 720),
+            # a percentage judged by its expectation (VALUE <= 2), not by being above 0
+            (earlier, "STG", "STG_FAN_INTERACTIONS", MALFORMED, "SONY_DE", "HAS_VALID_EMAIL", 2.5),
+            (now, "STG", "STG_FAN_INTERACTIONS", MALFORMED, "SONY_DE", "HAS_VALID_EMAIL", 1.02),
         ],
         columns=[
             "measurement_time",
+            "table_schema",
             "table_name",
             "metric_name",
             "metric_database",
             "argument_names",
             "value",
         ],
-    ).assign(table_schema="DIMS", table_database="SONY_DE", metric_schema="GOVERNANCE")
+    ).assign(table_database="SONY_DE", metric_schema="GOVERNANCE")
     refreshes = pd.DataFrame(
         [
             ("DT_FAN_DAILY", "SUCCEEDED", "INCREMENTAL", now - timedelta(minutes=2), 600),
@@ -210,11 +216,13 @@ def test_feature_tables_are_shown_when_present(editable_copy: Path) -> None:
     quality = tabs["Data Quality"]
     assert not any("Not available yet" in t for t in texts(quality.info))
     metrics = {m.label: m.value for m in quality.metric}
-    assert metrics["DMF checks passing"] == "1/2"  # system ROW_COUNT measures, not counts
+    assert metrics["DMF checks passing"] == "2/3"  # system ROW_COUNT measures, not counts
     violations, latest, _reasons = (f.value for f in quality.dataframe)
     assert list(violations["metric_name"]) == ["VALID_IMDB_SCORE"]
     assert list(violations["value"]) == [2]
-    assert len(latest) == 3
+    assert len(latest) == 4
+    shown = dict(zip(latest["metric_name"], latest["value"], strict=True))
+    assert shown[MALFORMED] == 1.02  # the fraction is kept
     assert len(app.get("vega_lite_chart")) >= 4  # overview 2, DMF latest + over time
 
     health = tabs["Pipeline Health"]
@@ -276,3 +284,23 @@ def test_the_monitor_keeps_working_while_a_run_holds_the_warehouse(
         app, tabs = run_app()
         assert texts(app.error) == []
         assert [(m.label, m.value) for m in tabs["Overview"].metric] == stats.rows()
+
+
+def test_dmf_violations_follow_each_expectation() -> None:
+    """The DMF tab judges a registered DMF by its expectation: a percentage within its
+    tolerance is no violation, nor is one over no rows (NULL); a count that is missing is."""
+    now = datetime.now().replace(microsecond=0)
+    results = pd.DataFrame(
+        [
+            ("STG", "STG_FAN_INTERACTIONS", MALFORMED, "HAS_VALID_EMAIL", None),
+            ("STG", "STG_FAN_INTERACTIONS", "VALID_RATING", "RATING", None),
+            ("DIMS", "DIM_TITLES", "VALID_IMDB_SCORE", "IMDB_SCORE", 0.0),
+        ],
+        columns=["table_schema", "table_name", "metric_name", "argument_names", "value"],
+    ).assign(measurement_time=now, metric_database="SONY_DE")
+    latest = latest_dmf_results(results)
+    judged = dict(zip(latest["metric_name"], latest["violation"], strict=True))
+    assert judged == {MALFORMED: False, "VALID_RATING": True, "VALID_IMDB_SCORE": False}
+    over = latest_dmf_results(results.assign(value=[2.0001, 0.0, 0.0]))
+    judged = dict(zip(over["metric_name"], over["violation"], strict=True))
+    assert judged == {MALFORMED: True, "VALID_RATING": False, "VALID_IMDB_SCORE": False}

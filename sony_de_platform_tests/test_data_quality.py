@@ -42,6 +42,11 @@ GOLD = [
 ]
 DIM_TITLES = AssetKey(["DIMS", "dim_titles"])
 CORRUPT_TITLE = "TT-999999"
+INTERACTIONS = AssetKey(["STG", "stg_fan_interactions"])
+# The contract's e-mail rule over RAW's clear addresses (dbt macro is_valid_email)
+RAW_HAS_VALID_EMAIL = (
+    r"COALESCE(REGEXP_LIKE(TRIM(email), '^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$'), FALSE)"
+)
 DUCKDB = DATA_METRIC_ENGINES[Engine.DUCKDB]
 
 
@@ -119,6 +124,10 @@ def test_the_same_bodies_over_raw_count_the_injected_defects(platform: Platform)
          interactions["defects"]["future_timestamp"]),
         # every RAW row carries a clear address, which is exactly what an email_hash must not be
         ("VALID_EMAIL_HASH", "RAW_FAN_INTERACTIONS", ["email"], interactions["loadable_records"]),
+        # only the injected addresses fail the contract's rule (copies are of clean records):
+        # their percentage of RAW's loaded rows
+        ("MALFORMED_EMAIL_PERCENT", "RAW_FAN_INTERACTIONS", [RAW_HAS_VALID_EMAIL],
+         100 * interactions["defects"]["malformed_email"] / interactions["loadable_records"]),
         # a duplicated record shows its value twice
         ("DUPLICATE_COUNT", "RAW_FAN_INTERACTIONS", ["interaction_id"],
          2 * interactions["defects"]["duplicate"]),
@@ -142,7 +151,48 @@ def test_the_same_bodies_over_raw_count_the_injected_defects(platform: Platform)
                 functions[name], "RAW", table, tuple(arguments))))
             for name, table, arguments, _ in probes
         ]  # fmt: skip
-    assert counted == [(name, table, float(truth)) for name, table, _, truth in probes]
+    assert counted == [
+        (name, table, pytest.approx(truth, rel=1e-12)) for name, table, _, truth in probes
+    ]
+
+
+def _malformed_email_percent(result) -> object:
+    (evaluation,) = [
+        e
+        for e in evaluations(result)
+        if (e.asset_key, e.check_name) == (INTERACTIONS, "malformed_email_percent")
+    ]
+    return evaluation
+
+
+def test_malformed_email_percent_on_silver_is_the_injected_rate(platform: Platform) -> None:
+    """The malformed_email_percent check of the full build measures, from Silver's validity
+    flag alone, exactly the generator's malformed e-mails (guests' and verified fans' alike)
+    as a percentage of Silver's interactions: the contract's 1.0%, within the tolerated 2%."""
+    interactions = platform.manifest["feeds"]["fan_interactions"]
+    injected = interactions["defects"]["malformed_email"]
+    assert injected == interactions["silver_invalid_emails"] > 0
+    expected = 100 * injected / interactions["silver_records"]
+    assert expected == pytest.approx(1.0, abs=0.05)  # the contract's rate
+    evaluation = _malformed_email_percent(platform.first)  # type: ignore[attr-defined]
+    assert evaluation.metadata["value"].value == pytest.approx(expected, rel=1e-12)
+    assert evaluation.metadata["measure"].value == "percent of rows"
+    assert evaluation.passed and evaluation.severity.value == "WARN" and not evaluation.blocking
+    with build_warehouse(platform.settings).session(read_only=True) as session:
+        recorded = session.scalar(
+            "SELECT value FROM GOVERNANCE.DATA_QUALITY_MONITORING_RESULTS WHERE metric_name = "
+            "'MALFORMED_EMAIL_PERCENT' AND table_name = 'STG_FAN_INTERACTIONS'"
+        )
+        silver_rows = session.scalar("SELECT COUNT(*) FROM STG.stg_fan_interactions")
+        by_fan_type = dict(
+            session.fetchall(
+                "SELECT fan_type, COUNT(*) FROM STG.stg_fan_interactions "
+                "WHERE NOT has_valid_email GROUP BY fan_type"
+            )
+        )
+    assert silver_rows == interactions["silver_records"]
+    assert recorded == pytest.approx(expected, rel=1e-12)  # DOUBLE keeps the fraction
+    assert set(by_fan_type) == {"guest", "verified"}
 
 
 def test_a_corrupted_silver_row_blocks_gold_and_pages_on_call_once(
@@ -253,3 +303,49 @@ def test_a_corrupted_silver_row_blocks_gold_and_pages_on_call_once(
         ("trigger", "DIMS/dim_titles:valid_imdb_score", "delivered", result.run_id),
         ("resolve", "DIMS/dim_titles:valid_imdb_score", "delivered", fixed.run_id),
     ]
+
+
+def test_malformed_email_percent_past_2_percent_warns_and_gold_still_builds(
+    platform: Platform,
+) -> None:
+    """Malformed e-mails on just over 2% of Silver's interactions: the Silver check fails
+    with WARN, and Gold is built in the same run all the same."""
+    interactions = platform.manifest["feeds"]["fan_interactions"]
+    injected = interactions["defects"]["malformed_email"]
+    rows = interactions["silver_records"]
+    malformed = rows * 2 // 100 + 1  # the fewest rows past 2%
+    flipped = (
+        "interaction_id IN (SELECT interaction_id FROM STG.stg_fan_interactions "
+        "WHERE has_valid_email ORDER BY interaction_id LIMIT ?)"
+    )
+    platform.execute(
+        f"UPDATE STG.stg_fan_interactions SET has_valid_email = false WHERE {flipped}",
+        [malformed - injected],
+    )
+    check = AssetCheckKey(INTERACTIONS, "malformed_email_percent")
+    rebuild_gold = define_asset_job(
+        "warn_then_gold",
+        selection=AssetSelection.assets(*GOLD) | AssetSelection.checks(check),
+    )
+    try:
+        result = platform.run(
+            "warn_then_gold", Definitions.merge(platform.defs, Definitions(jobs=[rebuild_gold]))
+        )
+    finally:
+        platform.execute(
+            "UPDATE STG.stg_fan_interactions SET has_valid_email = true "
+            "WHERE NOT has_valid_email AND email_hash IS NOT NULL"
+        )
+    evaluation = _malformed_email_percent(result)
+    assert (evaluation.passed, evaluation.severity.value, evaluation.blocking) == (
+        False,
+        "WARN",
+        False,
+    )
+    value = evaluation.metadata["value"].value
+    assert value == pytest.approx(100 * malformed / rows, rel=1e-12)
+    assert 2 < value < 2 + 100 / rows * 1.5  # one row past the tolerance is enough
+    assert len(evaluation.metadata["violating_rows"].value) == 10  # keys only
+    assert result.success
+    materialized = {e.asset_key for e in result.all_events if e.is_step_materialization}
+    assert set(GOLD) <= materialized

@@ -12,11 +12,19 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetKey, AssetSelection, AssetSpec, Definitions, define_asset_job
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    Definitions,
+    ExecuteInProcessResult,
+    define_asset_job,
+)
 
 from sony_de_platform.governance.key_stats import compute_key_stats
 from sony_de_platform.quality.checks import build_table_checks
@@ -46,7 +54,7 @@ LATEST_RESULTS = (
 class FakeSnowflake:
     """Records (sql, params) of every statement; keeps the DMF attachments it was told to add."""
 
-    def __init__(self, views: set[str] = frozenset(), values: dict[str, int] | None = None):
+    def __init__(self, views: set[str] = frozenset(), values: dict[str, Any] | None = None):
         self.statements: list[tuple[str, Any]] = []
         self.attached: dict[str, list[tuple[str, list[str]]]] = {}
         self.views = views
@@ -171,6 +179,9 @@ def test_deployment_adds_only_what_is_missing_and_alters_views_as_views() -> Non
         "ALTER VIEW SONY_DE.STG.STG_FAN_INTERACTIONS ADD DATA METRIC FUNCTION "
         "SONY_DE.GOVERNANCE.PRICED_PURCHASES ON (is_purchase, amount_usd) "
         "EXPECTATION priced_purchases_expectation (VALUE = 0)",
+        "ALTER VIEW SONY_DE.STG.STG_FAN_INTERACTIONS ADD DATA METRIC FUNCTION "
+        "SONY_DE.GOVERNANCE.MALFORMED_EMAIL_PERCENT ON (has_valid_email) "
+        "EXPECTATION malformed_email_percent_expectation (VALUE <= 2)",
     ]
     assert (
         "SELECT metric_database_name, metric_schema_name, metric_name, ref_arguments FROM "
@@ -237,9 +248,22 @@ def test_key_stats_read_snowflakes_results_view() -> None:
         ("DIMS", "DIM_TITLES", "SONY_DE.GOVERNANCE.VALID_IMDB_SCORE", "IMDB_SCORE", "0", None),
         ("DIMS", "DIM_TITLES", "SNOWFLAKE.CORE.NULL_COUNT", "TITLE_ID", "3", None),
         ("DIMS", "DIM_TITLES", "SONY_DE.GOVERNANCE.UNKNOWN_DMF", "TITLE_ID", "0", None),
+        # VALUE is a VARIANT: a percentage arrives as JSON text with its fraction
+        (
+            "STG",
+            "STG_FAN_INTERACTIONS",
+            "SONY_DE.GOVERNANCE.MALFORMED_EMAIL_PERCENT",
+            "HAS_VALID_EMAIL",
+            "1.020000",
+            None,
+        ),
     ]
-    assert latest_dmf_outcome(SnowflakeSession(fake)) == (1, 2)
-    assert _sql(fake) == [LATEST_RESULTS]
+    assert latest_dmf_outcome(SnowflakeSession(fake)) == (2, 3)
+    fake.scheduled[-1] = (*fake.scheduled[-1][:4], "2.000001", None)
+    assert latest_dmf_outcome(SnowflakeSession(fake)) == (1, 3)  # past 2%, by a hair
+    fake.scheduled[-1] = (*fake.scheduled[-1][:4], None, None)
+    assert latest_dmf_outcome(SnowflakeSession(fake)) == (2, 3)  # no rows: NULL, no violation
+    assert _sql(fake) == [LATEST_RESULTS] * 3
 
 
 def test_key_stats_read_the_results_of_the_configured_database() -> None:
@@ -278,7 +302,18 @@ def test_live_deploy_twice_and_call_ad_hoc() -> None:
                     "owner": "team:data-platform",
                     "runbook": "live test",
                     "attached_to": [{"table": f"{schema}.scores", "columns": ["score"]}],
-                }
+                },
+                {  # a percentage keeps its fraction: RETURNS NUMBER must not round it
+                    "name": "invalid_imdb_score_percent",
+                    "arguments": {"arg_c": "NUMBER"},
+                    "body": "SELECT COUNT_IF(arg_c < 0 OR arg_c > 10) * 100.0 "
+                    "/ NULLIF(COUNT(*), 0) FROM arg_t",
+                    "expectation": "VALUE <= 2",
+                    "severity": "WARN",
+                    "owner": "team:data-platform",
+                    "runbook": "live test",
+                    "attached_to": [{"table": f"{schema}.scores", "columns": ["score"]}],
+                },
             ],
         },
         Path("live-test"),
@@ -288,11 +323,12 @@ def test_live_deploy_twice_and_call_ad_hoc() -> None:
         try:
             table = f"{registry.database}.{schema}.scores"
             session.execute(f"CREATE TABLE {table} (title_id VARCHAR, score NUMBER(3, 1))")
-            session.execute(f"INSERT INTO {table} VALUES ('a', 5), ('b', 12)")
+            session.execute(f"INSERT INTO {table} VALUES ('a', 5), ('b', 12), ('c', 6)")
             SNOWFLAKE.deploy(session, registry)
             assert not [s for s in SNOWFLAKE.deploy(session, registry) if " ADD DATA " in s]
-            (measurement,) = measure(session, registry, registry.attachments)
-            assert measurement.value == 1 and not measurement.passed
+            count, percent = measure(session, registry, registry.attachments)
+            assert count.value == 1 and not count.passed
+            assert percent.value == pytest.approx(100 / 3, abs=1e-4) and not percent.passed
         finally:
             session.execute(f"DROP SCHEMA IF EXISTS {registry.database}.{schema} CASCADE")
 
@@ -312,21 +348,28 @@ class RecordedSnowflake(Warehouse):
 CONNECTIONS: dict[str, FakeSnowflake] = {}
 
 
-def test_the_check_step_deploys_then_calls_each_dmf(tmp_path: Path) -> None:
+def run_check_step(
+    schema: str, table: str, values: dict[str, Any]
+) -> tuple[FakeSnowflake, ExecuteInProcessResult]:
+    """Run the DMF check step of one Silver table against the recording double, whose ad hoc
+    DMF calls answer `values` (0 for the others)."""
     registry = load_registry()
-    key = AssetKey(["DIMS", "dim_titles"])
+    key = AssetKey([schema, table])
     checks = build_table_checks(
-        registry, key, registry.attachments_on("DIMS", "dim_titles"), True, Engine.SNOWFLAKE
+        registry, key, registry.attachments_on(schema, table), True, Engine.SNOWFLAKE
     )
-    CONNECTIONS["current"] = fake = FakeSnowflake(values={"SONY_DE.GOVERNANCE.VALID_IMDB_SCORE": 2})
+    CONNECTIONS["current"] = fake = FakeSnowflake(values=values)
     defs = Definitions(
         assets=[AssetSpec(key)],
         asset_checks=[checks],
-        jobs=[define_asset_job("dim_titles_dmfs", selection=AssetSelection.checks(checks))],
+        jobs=[define_asset_job("table_dmfs", selection=AssetSelection.checks(checks))],
         resources={"warehouse": RecordedSnowflake()},
     )
-    result = defs.resolve_job_def("dim_titles_dmfs").execute_in_process(raise_on_error=False)
+    return fake, defs.resolve_job_def("table_dmfs").execute_in_process(raise_on_error=False)
 
+
+def test_the_check_step_deploys_then_calls_each_dmf(tmp_path: Path) -> None:
+    fake, result = run_check_step("DIMS", "dim_titles", {"SONY_DE.GOVERNANCE.VALID_IMDB_SCORE": 2})
     sql = _sql(fake)
     assert sql[: len(DIM_TITLES_DEPLOYMENT)] == DIM_TITLES_DEPLOYMENT
     assert sql[len(DIM_TITLES_DEPLOYMENT)].startswith("SELECT SONY_DE.GOVERNANCE.VALID_IMDB_SCORE(")
@@ -345,6 +388,71 @@ def test_the_check_step_deploys_then_calls_each_dmf(tmp_path: Path) -> None:
         "duplicate_count": (True, True),
     }
     assert not result.success  # a blocking ERROR check failed: what stops Gold downstream
+
+
+def _evaluations(result: ExecuteInProcessResult) -> dict[str, Any]:
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def test_malformed_email_percent_past_the_tolerated_rate_warns_without_blocking() -> None:
+    """The known malformed-e-mail defect: past 2% of the interactions (a NUMBER with a scale,
+    as the connector returns it) the check fails with WARN, is not blocking (it stops no Gold
+    step) and the run succeeds; the ERROR checks beside it on the same Silver table stay
+    blocking."""
+    fake, result = run_check_step(
+        "STG",
+        "stg_fan_interactions",
+        {"SONY_DE.GOVERNANCE.MALFORMED_EMAIL_PERCENT": Decimal("2.01")},
+    )
+    assert (
+        "SELECT SONY_DE.GOVERNANCE.MALFORMED_EMAIL_PERCENT("
+        "SELECT has_valid_email FROM SONY_DE.STG.STG_FAN_INTERACTIONS)"
+    ) in _sql(fake)
+    assert (
+        "WITH arg_t AS (SELECT has_valid_email AS arg_c, interaction_id FROM "
+        "SONY_DE.STG.STG_FAN_INTERACTIONS) SELECT interaction_id FROM (SELECT * FROM arg_t "
+        "WHERE arg_c IS NULL OR NOT arg_c) AS violations ORDER BY interaction_id LIMIT 10"
+    ) in _sql(fake)
+    evaluations = _evaluations(result)
+    outcomes = {name: (e.passed, e.severity.value, e.blocking) for name, e in evaluations.items()}
+    assert outcomes == {
+        "valid_email_hash": (True, "ERROR", True),
+        "no_future_events": (True, "ERROR", True),
+        "valid_rating": (True, "WARN", False),
+        "priced_purchases": (True, "ERROR", True),
+        "malformed_email_percent": (False, "WARN", False),
+    }
+    metadata = evaluations["malformed_email_percent"].metadata
+    assert metadata["value"].value == 2.01
+    assert metadata["measure"].value == "percent of rows"
+    assert metadata["expectation"].value == "VALUE <= 2"
+    assert evaluations["valid_rating"].metadata["measure"].value == "rows"
+    assert result.success  # a failed WARN check reports; it stops nothing downstream
+
+
+@pytest.mark.parametrize(
+    ("value", "passed", "shown"),
+    [(Decimal("1.994"), True, 1.994), (None, True, "no rows to measure")],
+)
+def test_malformed_email_percent_within_the_rate_or_over_no_rows_passes(
+    value: Decimal | None, passed: bool, shown: float | str
+) -> None:
+    """Within 2% the check passes with its fractional value; over an empty table the DMF
+    returns NULL (Snowflake's EXPECTATION is then NULL, which it does not report as a
+    violation): the check passes too and says there was nothing to measure."""
+    fake, result = run_check_step(
+        "STG", "stg_fan_interactions", {"SONY_DE.GOVERNANCE.MALFORMED_EMAIL_PERCENT": value}
+    )
+    evaluation = _evaluations(result)["malformed_email_percent"]
+    assert evaluation.passed is passed
+    assert evaluation.metadata["value"].value == shown
+    assert evaluation.metadata["violating_rows"].value == []
+    assert not [sql for sql in _sql(fake) if "violations" in sql]  # nothing to list
+    assert result.success
 
 
 def test_a_per_run_database_holds_its_own_dmfs_beside_its_tables() -> None:

@@ -348,12 +348,21 @@ def test_custom_dmfs_are_deployed_into_the_target_database_and_not_attached() ->
         SnowflakeDataMetrics().create_function_sql(function)
         for function in registry.custom_functions
     ]
-    assert len(created) == 7  # GOVERNANCE is created with the other schemas
+    assert len(created) == 8  # GOVERNANCE is created with the other schemas
     assert created[0] == (
         "CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.VALID_IMDB_SCORE("
         "arg_t TABLE(arg_c NUMBER)) RETURNS NUMBER COMMENT = 'IMDB scores lie between 0 and 10 "
         "(NULL means the feed\\'s value was dropped).' AS $$SELECT COUNT(*) FROM arg_t WHERE "
         "arg_c IS NOT NULL AND (arg_c < 0 OR arg_c > 10)$$"
+    )
+    # the malformed e-mails are a percentage of the interactions (so the tolerance holds at
+    # every scale), from Silver's validity flag, never from an address; NULL on no rows
+    assert created[-1] == (
+        "CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.MALFORMED_EMAIL_PERCENT("
+        "arg_t TABLE(arg_c BOOLEAN)) RETURNS NUMBER COMMENT = 'Percentage of interactions whose "
+        "e-mail fails the contract\\'s validity rule (no @, no domain, or none at all), read "
+        "from has_valid_email: no address is read.' AS $$SELECT COUNT_IF(arg_c IS NULL OR NOT "
+        "arg_c) * 100.0 / NULLIF(COUNT(*), 0) FROM arg_t$$"
     )
     per_run = _section("data metric functions", DeployTarget("SONY_DE_CI_1", "WH"))
     assert per_run == [sql.replace("SONY_DE.", "SONY_DE_CI_1.") for sql in created]

@@ -18,6 +18,7 @@ from sony_de_platform.governance.summaries import (
     QUARANTINE_SUMMARY_TABLE,
     TABLE_ROW_COUNTS_TABLE,
 )
+from sony_de_platform.quality.registry import Attachment, Registry, load_registry
 from sony_de_platform.transform.test_results import GOVERNANCE_SCHEMA, TEST_RESULTS_TABLE
 from sony_de_platform.warehouse import Session, qualified
 
@@ -141,7 +142,24 @@ def _argument_text(value: object) -> str:
     return str(value)
 
 
-def latest_dmf_results(results: pd.DataFrame) -> pd.DataFrame:
+def _registered(registry: Registry) -> dict[tuple[str, str, str], Attachment]:
+    """Attachments by how a results row names them: table, DMF name and argument names."""
+    return {
+        (a.table_label.upper(), a.function.name, ", ".join(a.argument_names)): a
+        for a in registry.attachments
+    }
+
+
+def _violation(attachment: Attachment | None, counting: bool, value: float) -> bool:
+    """A registered DMF is judged by its expectation (a count or a percentage alike; a
+    percentage over no rows, NULL, is none); an unregistered one, by any violating row."""
+    measured = None if pd.isna(value) else float(value)
+    if attachment is not None:
+        return not attachment.passes(measured)
+    return counting and measured is not None and measured > 0
+
+
+def latest_dmf_results(results: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
     """The latest measurement of every (table, DMF, columns), with whether it is a violation."""
     frame = results.assign(
         table=results["table_schema"].astype(str) + "." + results["table_name"].astype(str),
@@ -151,7 +169,22 @@ def latest_dmf_results(results: pd.DataFrame) -> pd.DataFrame:
     keys = ["table", "metric_name", "columns"]
     latest = frame.sort_values("measurement_time").groupby(keys, as_index=False).tail(1)
     counting = latest["metric_database"].astype(str).str.upper() != SYSTEM_DMF_DATABASE
-    latest = latest.assign(counts_violations=counting, violation=counting & (latest["value"] > 0))
+    attachments = _registered(registry or load_registry())
+    violation = [
+        _violation(attachments.get((table.upper(), str(metric).upper(), names.upper())), c, v)
+        for table, metric, names, c, v in zip(
+            latest["table"],
+            latest["metric_name"],
+            latest["columns"],
+            counting,
+            latest["value"],
+            strict=True,
+        )
+    ]
+    latest = latest.assign(
+        counts_violations=counting,
+        violation=counting & pd.Series(violation, index=latest.index, dtype=bool),
+    )
     columns = [*keys, "value", "violation", "counts_violations", "measurement_time"]
     return (
         latest[columns]

@@ -25,7 +25,13 @@ from dagster import (
 
 from sony_de_platform.bronze.assets import WAREHOUSE_POOL
 from sony_de_platform.quality.measurement import Measurement, engine_for, measure
-from sony_de_platform.quality.registry import Attachment, Registry, RegistryError, Severity
+from sony_de_platform.quality.registry import (
+    Attachment,
+    Measure,
+    Registry,
+    RegistryError,
+    Severity,
+)
 from sony_de_platform.settings import Engine
 from sony_de_platform.warehouse import Warehouse
 
@@ -62,8 +68,12 @@ def value_metadata(value: float | None, missing: str = "no value") -> MetadataVa
 
 def result_metadata(measurement: Measurement, database: str) -> dict[str, Any]:
     attachment = measurement.attachment
+    measure = attachment.function.measure
+    # a percentage over no rows is NULL (and passes); a count is never NULL
+    missing = "no rows to measure" if measure is Measure.PERCENT else "no value"
     metadata: dict[str, Any] = {
-        "value": value_metadata(measurement.value),
+        "value": value_metadata(measurement.value, missing),
+        "measure": measure.value,
         "expectation": attachment.expectation.text,
         "measurement_time": MetadataValue.timestamp(_utc(measurement.measured_at)),
         "dmf": attachment.function.qualified_name,
@@ -76,7 +86,7 @@ def result_metadata(measurement: Measurement, database: str) -> dict[str, Any]:
     }
     recorded = measurement.latest_recorded
     if recorded is not None and recorded.measurement_time is not None:
-        metadata["latest_recorded_value"] = value_metadata(recorded.value)
+        metadata["latest_recorded_value"] = value_metadata(recorded.value, missing)
         metadata["latest_recorded_at"] = MetadataValue.timestamp(_utc(recorded.measurement_time))
     return metadata
 
@@ -114,10 +124,12 @@ def build_table_checks(
             blocking=blocking_layer and attachment.severity is Severity.ERROR,
             description=(
                 f"{attachment.function.qualified_name} on ({', '.join(attachment.columns)}), "
-                f"expects {attachment.expectation.text}. {attachment.function.description}"
+                f"expects {attachment.expectation.text} ({attachment.function.measure}). "
+                f"{attachment.function.description}"
             ).strip(),
             metadata={
                 "expectation": attachment.expectation.text,
+                "measure": attachment.function.measure.value,
                 "severity": attachment.severity.value,
                 "owner": attachment.owner,
                 "runbook": attachment.runbook,

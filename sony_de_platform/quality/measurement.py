@@ -41,7 +41,7 @@ class Measurement:
 
     @property
     def passed(self) -> bool:
-        return self.attachment.expectation.holds(self.value)
+        return self.attachment.passes(self.value)
 
 
 def engine_for(session: Session) -> DataMetricEngine:
@@ -65,7 +65,7 @@ def measure(
         value = engine.measure(session, database, call)
         measured_at = utc_now()
         examples = []
-        if not attachment.expectation.holds(value):
+        if not attachment.passes(value):
             examples = engine.violating_keys(session, database, call, attachment.key_columns)
         measured.append((attachment, value, measured_at, examples))
     engine.record(
@@ -93,5 +93,5 @@ def latest_dmf_outcome(session: Session, registry: Registry | None = None) -> tu
         for attachment in registry.attachments
         if attachment_result_key(attachment) in latest
     ]
-    passing = sum(1 for attachment, result in results if attachment.expectation.holds(result.value))
+    passing = sum(1 for attachment, result in results if attachment.passes(result.value))
     return passing, len(results)

@@ -26,6 +26,14 @@ _COUNT_BODY = re.compile(
     r"^\s*SELECT\s+COUNT\(\*\)\s+FROM\s+arg_t\s+WHERE\s+(?P<violation>.+?)\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+# A share of the rows, in percent: NULL (not a division by zero) on an empty table.
+_PERCENT_BODY = re.compile(
+    r"^\s*SELECT\s+COUNT_IF\((?P<violation>.+)\)\s*\*\s*100\.0\s*/\s*"
+    r"NULLIF\(\s*COUNT\(\*\)\s*,\s*0\s*\)\s+FROM\s+arg_t\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+COUNT_BODY_FORM = "SELECT COUNT(*) FROM arg_t WHERE <violation>"
+PERCENT_BODY_FORM = "SELECT COUNT_IF(<violation>) * 100.0 / NULLIF(COUNT(*), 0) FROM arg_t"
 _TYPES = {"NUMBER", "FLOAT", "VARCHAR", "BOOLEAN", "DATE", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ"}
 
 
@@ -36,6 +44,13 @@ class RegistryError(ValueError):
 class Severity(StrEnum):
     ERROR = "ERROR"
     WARN = "WARN"
+
+
+class Measure(StrEnum):
+    """What VALUE is: a number of violating rows, or their share of the rows in percent."""
+
+    ROWS = "rows"
+    PERCENT = "percent of rows"
 
 
 # --- expectations -------------------------------------------------------------------------------
@@ -165,6 +180,7 @@ class DataMetricFunction:
     system: bool = False
     callable_directly: bool = True
     description: str = ""
+    measure: Measure = Measure.ROWS
 
     @property
     def qualified_name(self) -> str:
@@ -252,6 +268,14 @@ class Attachment:
         """`DIMS.dim_titles:valid_imdb_score`, how logs and errors name an attachment."""
         return f"{self.table_label}:{self.check_name}"
 
+    def passes(self, value: float | None) -> bool:
+        """VALUE meets the expectation. A percentage over no rows is NULL: nothing to judge,
+        so it passes, as in Snowflake, where only an expectation that is FALSE is a violation.
+        A count is never NULL, so a missing count (no measurement) fails."""
+        if value is None:
+            return self.function.measure is Measure.PERCENT
+        return self.expectation.holds(value)
+
     @property
     def argument_names(self) -> tuple[str, ...]:
         """Attached column names as Snowflake reports them (upper case)."""
@@ -323,6 +347,39 @@ def _table_ref(value: Any, where: str) -> tuple[str, str]:
     return _identifier(parts[0], where).upper(), _identifier(parts[1], where)
 
 
+def _balanced(text: str) -> bool:
+    """Parentheses pair up outside string literals (the violation sits inside COUNT_IF)."""
+    depth = 0
+    for part in re.split(r"'(?:[^']|'')*'", text):
+        for char in part:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _body_form(body: str, where: str) -> tuple[Measure, str]:
+    """The measure and the violating-row condition of a custom body, which must have one of
+    the two forms from which the violating rows can be listed."""
+    count = _COUNT_BODY.match(body)
+    if count:
+        return Measure.ROWS, count.group("violation")
+    percent = _PERCENT_BODY.match(body)
+    if percent and _balanced(percent.group("violation")):
+        return Measure.PERCENT, percent.group("violation")
+    if re.match(r"^\s*SELECT\s+COUNT_IF\b", body, re.IGNORECASE):
+        raise RegistryError(
+            f"{where}: a percentage body must read exactly `{PERCENT_BODY_FORM}` "
+            f"(got {body!r}): 100.0 keeps the division decimal and NULLIF makes an empty "
+            "table NULL rather than a division by zero"
+        )
+    raise RegistryError(
+        f"{where}: body must read `{COUNT_BODY_FORM}` (a number of rows) or "
+        f"`{PERCENT_BODY_FORM}` (their percentage), got {body!r}, so the violating rows "
+        "can be listed"
+    )
+
+
 def _custom_function(entry: Mapping[str, Any], database: str, schema: str, where: str):
     name = _identifier(entry["name"], where).upper()
     arguments = tuple(
@@ -335,22 +392,18 @@ def _custom_function(entry: Mapping[str, Any], database: str, schema: str, where
         if sql_type not in _TYPES:
             raise RegistryError(f"{where}: argument {arg} has type {sql_type}; use one of {_TYPES}")
     body = " ".join(str(entry.get("body", "")).split())
-    match = _COUNT_BODY.match(body)
-    if not match:
-        raise RegistryError(
-            f"{where}: body must read `SELECT COUNT(*) FROM arg_t WHERE <violation>` "
-            f"(got {body!r}), so the violating rows can be listed"
-        )
     if "$$" in body:
         raise RegistryError(f"{where}: body may not contain $$ (Snowflake's body delimiter)")
+    measure, violation = _body_form(body, where)
     return DataMetricFunction(
         name=name,
         database=database,
         schema=schema,
         arguments=arguments,
         body=body,
-        violating_rows=f"SELECT * FROM arg_t WHERE {match.group('violation')}",
+        violating_rows=f"SELECT * FROM arg_t WHERE {violation}",
         description=str(entry.get("description", "")),
+        measure=measure,
     )
 
 

@@ -45,6 +45,7 @@ CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.NO_FUTURE_EVENTS(ar
 CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.VALID_REGION(arg_t TABLE(arg_c VARCHAR)) RETURNS NUMBER COMMENT = 'Regions are one of NA, EMEA, APAC, LATAM.' AS $$SELECT COUNT(*) FROM arg_t WHERE arg_c IS NULL OR arg_c NOT IN ('NA', 'EMEA', 'APAC', 'LATAM')$$;
 CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.VALID_RATING(arg_t TABLE(arg_c NUMBER)) RETURNS NUMBER COMMENT = 'Review ratings are whole stars from 1 to 5.' AS $$SELECT COUNT(*) FROM arg_t WHERE arg_c IS NOT NULL AND (arg_c < 1 OR arg_c > 5)$$;
 CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.PRICED_PURCHASES(arg_t TABLE(arg_is_purchase BOOLEAN, arg_amount NUMBER)) RETURNS NUMBER COMMENT = 'A purchase or rental has a positive amount; any other interaction has none.' AS $$SELECT COUNT(*) FROM arg_t WHERE (arg_is_purchase AND (arg_amount IS NULL OR arg_amount <= 0)) OR (NOT arg_is_purchase AND arg_amount IS NOT NULL)$$;
+CREATE DATA METRIC FUNCTION IF NOT EXISTS SONY_DE.GOVERNANCE.MALFORMED_EMAIL_PERCENT(arg_t TABLE(arg_c BOOLEAN)) RETURNS NUMBER COMMENT = 'Percentage of interactions whose e-mail fails the contract\'s validity rule (no @, no domain, or none at all), read from has_valid_email: no address is read.' AS $$SELECT COUNT_IF(arg_c IS NULL OR NOT arg_c) * 100.0 / NULLIF(COUNT(*), 0) FROM arg_t$$;
 -- grants
 GRANT USAGE ON WAREHOUSE SONY_DE_WH TO ROLE SONY_DE_LOADER;
 GRANT USAGE ON DATABASE SONY_DE TO ROLE SONY_DE_LOADER;
