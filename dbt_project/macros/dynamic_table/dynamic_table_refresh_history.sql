@@ -66,28 +66,80 @@
 
 {#-
     Row count and an order-independent content hash of every relation the model reads.
-    Equal fingerprints mean equal contents, whatever rebuilt them in between.
+    Equal fingerprints mean equal contents, whatever rebuilt them in between. Those of the
+    keyed inputs (key_scoped_refresh.sql) are the sums of their keys', computed first.
+
+    Fingerprints are kept for the rest of the dbt invocation (a temp table keyed by
+    invocation_id), so two dynamic tables reading the same input hash it once: within one
+    invocation an input is complete before any model reading it starts and is not written
+    again, and the DuckDB file admits no writer from another process meanwhile.
 -#}
-{% macro dynamic_table_input_fingerprints() %}
+{% macro dynamic_table_input_fingerprints(keyed_inputs=[], key_columns=[]) %}
+    {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
+    {%- set cache = 'dynamic_table_input_fingerprints_of_invocation' -%}
+    {% call statement('dynamic_table_fingerprint_cache') %}
+        create temp table if not exists {{ cache }} (
+            invocation_id varchar, input_name varchar, row_count bigint, content_hash varchar)
+    {% endcall %}
+    {%- set fingerprints = {} -%}
+    {%- for row in run_query("select input_name, row_count, content_hash from " ~ cache
+            ~ " where invocation_id = '" ~ invocation_id ~ "'").rows -%}
+        {%- if row[0] not in keyed_names -%}
+            {%- do fingerprints.update({row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if keyed_inputs -%}
+        {% do compute_dynamic_table_key_fingerprints(keyed_inputs, key_columns) %}
+    {%- endif -%}
     {%- set probes = [] -%}
+    {%- for input in keyed_inputs -%}
+        {%- do probes.append(keyed_input_fingerprint_probe(input)) -%}
+    {%- endfor -%}
+    {%- set inputs = [] -%}
     {%- for unique_id in model.depends_on.nodes -%}
         {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
-        {%- set relation = api.Relation.create(
-            database=node.database, schema=node.schema,
-            identifier=node.alias if node.alias is defined and node.alias else node.identifier) -%}
-        {%- set name = (relation.database ~ '.' ~ relation.schema ~ '.' ~ relation.identifier) | upper -%}
-        {%- do probes.append(
-            "select '" ~ name ~ "' as input_name, count(*) as row_count, "
-            ~ "cast(coalesce(sum(hash(input_rows)), 0) as varchar) as content_hash "
-            ~ "from " ~ relation ~ " as input_rows") -%}
+        {%- set relation = dynamic_table_input_relation(node) -%}
+        {%- set name = dynamic_table_input_name(relation) -%}
+        {%- do inputs.append(name) -%}
+        {%- if name not in keyed_names and name not in fingerprints -%}
+            {%- do probes.append(
+                "select '" ~ name ~ "' as input_name, count(*) as row_count, "
+                ~ "cast(coalesce(sum(hash(input_rows)), 0) as varchar) as content_hash "
+                ~ "from " ~ relation ~ " as input_rows") -%}
+        {%- endif -%}
     {%- endfor -%}
-    {%- set fingerprints = {} -%}
     {%- if probes -%}
-        {%- for row in run_query(probes | join(' union all ')).rows -%}
+        {%- set probed = run_query(probes | join(' union all ')) -%}
+        {% call statement('dynamic_table_fingerprint_cache_rows') %}
+            insert into {{ cache }}
+            {%- for row in probed.rows %}
+            select '{{ invocation_id }}', '{{ row[0] }}', {{ row[1] }}, '{{ row[2] }}'
+            {{- ' union all' if not loop.last }}
+            {%- endfor %}
+        {% endcall %}
+        {%- for row in probed.rows -%}
             {%- do fingerprints.update({row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
         {%- endfor -%}
     {%- endif -%}
-    {{ return(fingerprints) }}
+    {#- only this model's inputs: the cache also holds other models' -#}
+    {%- set own = {} -%}
+    {%- for name in inputs -%}
+        {%- do own.update({name: fingerprints[name]}) -%}
+    {%- endfor -%}
+    {{ return(own) }}
+{% endmacro %}
+
+
+{% macro dynamic_table_input_relation(node) %}
+    {{ return(api.Relation.create(
+        database=node.database, schema=node.schema,
+        identifier=node.alias if node.alias is defined and node.alias else node.identifier)) }}
+{% endmacro %}
+
+
+{#- How an input is named in INPUT_FINGERPRINTS and INPUTS_WITH_CHANGED_DATA. -#}
+{% macro dynamic_table_input_name(relation) %}
+    {{ return((relation.database ~ '.' ~ relation.schema ~ '.' ~ relation.identifier) | upper) }}
 {% endmacro %}
 
 
