@@ -40,7 +40,7 @@
         {%- set previous = last_dynamic_table_refresh(history, qualified_name) -%}
     {%- endif -%}
     {%- set keyed_inputs = dynamic_table_keyed_inputs(settings.refresh_key) -%}
-    {%- set fingerprints = dynamic_table_input_fingerprints(keyed_inputs, settings.refresh_key) -%}
+    {%- set fingerprints = dynamic_table_input_fingerprints(history, keyed_inputs, settings.refresh_key) -%}
 
     {#- What this run does: (trigger, action), action none = leave everything as it is. -#}
     {%- set creating = existing_relation is none or not existing_relation.is_table

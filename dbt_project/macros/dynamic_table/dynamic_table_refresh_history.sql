@@ -69,24 +69,21 @@
     Equal fingerprints mean equal contents, whatever rebuilt them in between. Those of the
     keyed inputs (key_scoped_refresh.sql) are the sums of their keys', computed first.
 
-    Fingerprints are kept for the rest of the dbt invocation (a temp table keyed by
-    invocation_id), so two dynamic tables reading the same input hash it once: within one
+    An input another dynamic table already fingerprinted in this dbt invocation (its refresh
+    row, QUERY_ID = invocation_id, is in the history) is not hashed again: within one
     invocation an input is complete before any model reading it starts and is not written
     again, and the DuckDB file admits no writer from another process meanwhile.
 -#}
-{% macro dynamic_table_input_fingerprints(keyed_inputs=[], key_columns=[]) %}
+{% macro dynamic_table_input_fingerprints(history, keyed_inputs=[], key_columns=[]) %}
     {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
-    {%- set cache = 'dynamic_table_input_fingerprints_of_invocation' -%}
-    {% call statement('dynamic_table_fingerprint_cache') %}
-        create temp table if not exists {{ cache }} (
-            invocation_id varchar, input_name varchar, row_count bigint, content_hash varchar)
-    {% endcall %}
     {%- set fingerprints = {} -%}
-    {%- for row in run_query("select input_name, row_count, content_hash from " ~ cache
-            ~ " where invocation_id = '" ~ invocation_id ~ "'").rows -%}
-        {%- if row[0] not in keyed_names -%}
-            {%- do fingerprints.update({row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
-        {%- endif -%}
+    {%- for row in run_query("select cast(INPUT_FINGERPRINTS as varchar) from " ~ history
+            ~ " where QUERY_ID = '" ~ invocation_id ~ "' and STATE = 'SUCCEEDED'").rows -%}
+        {%- for name, fingerprint in fromjson(row[0]).items() -%}
+            {%- if name not in keyed_names -%}
+                {%- do fingerprints.update({name: fingerprint}) -%}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endfor -%}
     {%- if keyed_inputs -%}
         {% do compute_dynamic_table_key_fingerprints(keyed_inputs, key_columns) %}
@@ -109,19 +106,11 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if probes -%}
-        {%- set probed = run_query(probes | join(' union all ')) -%}
-        {% call statement('dynamic_table_fingerprint_cache_rows') %}
-            insert into {{ cache }}
-            {%- for row in probed.rows %}
-            select '{{ invocation_id }}', '{{ row[0] }}', {{ row[1] }}, '{{ row[2] }}'
-            {{- ' union all' if not loop.last }}
-            {%- endfor %}
-        {% endcall %}
-        {%- for row in probed.rows -%}
+        {%- for row in run_query(probes | join(' union all ')).rows -%}
             {%- do fingerprints.update({row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
         {%- endfor -%}
     {%- endif -%}
-    {#- only this model's inputs: the cache also holds other models' -#}
+    {#- only this model's inputs: the invocation's history also holds other models' -#}
     {%- set own = {} -%}
     {%- for name in inputs -%}
         {%- do own.update({name: fingerprints[name]}) -%}
