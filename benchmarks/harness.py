@@ -39,6 +39,7 @@ class DbtRun:
     invocation_id: str
     node_seconds: dict[str, float]
     node_status: dict[str, str]
+    node_message: dict[str, str]
 
 
 def dbt_project_args(target_path: Path, log_path: Path) -> list[str]:
@@ -96,6 +97,7 @@ class InProcessDbt:
             invocation_id=run_results["metadata"]["invocation_id"],
             node_seconds={r["unique_id"]: r["execution_time"] for r in run_results["results"]},
             node_status={r["unique_id"]: r["status"] for r in run_results["results"]},
+            node_message={r["unique_id"]: r.get("message") or "" for r in run_results["results"]},
         )
 
     def close(self) -> None:

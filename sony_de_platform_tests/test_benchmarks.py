@@ -144,7 +144,10 @@ def test_incremental_benchmark_reports_both_runs(smoke) -> None:
         assert models[gold]["materialized"] == "dynamic_table"
         assert models[gold]["incremental_how"] == "INCREMENTAL"
         assert models[gold]["full_rebuild_rows"] > 0
-    assert models["dim_fans"]["incremental_how"] == "rebuilt"
+    fans = models["dim_fans"]
+    assert fans["incremental_how"] == "incremental"
+    assert 0 < fans["incremental_rows"] < fans["full_rebuild_rows"]
+    assert models["dim_titles"]["incremental_how"] == "rebuilt"
 
     printed = smoke[1]
     assert "| stg_fan_interactions | incremental |" in printed

@@ -141,7 +141,11 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built.revisions = revise_box_office(wh)
     wh.load_bronze()
     with wh.session() as session:
-        for relation in ("STG.stg_fan_interactions", "FACTS.fact_daily_performance"):
+        for relation in (
+            "STG.stg_fan_interactions",
+            "FACTS.fact_daily_performance",
+            "DIMS.dim_fans",
+        ):
             built.watermarks[relation] = session.scalar(f"SELECT max(_ingest_seq) FROM {relation}")
     built.runs["new_file"] = wh.dbt("run", *MODELS_ONLY)
     built.snapshot("new_file", wh)
@@ -257,6 +261,65 @@ def test_incremental_run_processed_only_the_new_files_rows(scenario: Scenario) -
     assert appended == [(new_file,)]
     assert new_days > 0
     assert recomputed_days == [], "only the days of the new file's interactions are recomputed"
+
+
+def test_incremental_dim_fans_recomputes_only_the_fans_of_the_new_rows(scenario: Scenario) -> None:
+    wh = scenario.incremental
+    mark = scenario.watermarks["DIMS.dim_fans"]
+    with wh.session() as session:
+        recomputed = set(
+            session.fetchall("SELECT fan_id FROM DIMS.dim_fans WHERE _ingest_seq > ?", [mark])
+        )
+        new_rows_fans = set(
+            session.fetchall(
+                "SELECT DISTINCT fan_id FROM STG.stg_fan_interactions WHERE _ingest_seq > ?",
+                [scenario.watermarks["STG.stg_fan_interactions"]],
+            )
+        )
+        fans = session.scalar("SELECT COUNT(*) FROM DIMS.dim_fans")
+    assert recomputed == new_rows_fans
+    assert 0 < len(recomputed) < fans
+    # every other fan kept its row from before the new file, as the full refresh computes it
+    unchanged = [
+        row
+        for row in scenario.silver["no_new_input"]["DIMS.dim_fans"]
+        if (row[0],) not in recomputed
+    ]
+    assert set(unchanged) <= set(scenario.silver["full_refresh"]["DIMS.dim_fans"])
+    assert len(unchanged) + len(recomputed) == fans
+
+
+def test_fan_lifetime_value_refresh_is_scoped_to_the_changed_fans(scenario: Scenario) -> None:
+    """agg_fan_lifetime_value declares refresh_key fan_id: the twin recomputes just the fans
+    whose dim_fans or interaction rows changed, and keeps the per-fan fingerprints that add up
+    to the inputs' recorded fingerprints for the next refresh."""
+    nodes = scenario.dbt.manifest_json["nodes"]
+    by_name = {node["name"]: uid for uid, node in nodes.items()}
+    new_file = scenario.runs["new_file"]
+    scoped = new_file.node_message[by_name["agg_fan_lifetime_value"]]
+    whole = new_file.node_message[by_name["agg_franchise_performance"]]
+    changed_fans = int(scoped.split("key-scoped: ")[1].split(" ")[0])
+    fans = len(scenario.silver["new_file"]["DIMS.dim_fans"])
+    assert 0 < changed_fans < fans
+    assert "whole query" in whole
+
+    wh = scenario.incremental
+    recorded = refreshes(wh, scenario.runs["full_refresh"])["MARKETING.agg_fan_lifetime_value"]
+    fingerprints = json.loads(_history_value(wh, recorded, "INPUT_FINGERPRINTS"))
+    with wh.session() as session:
+        stored = {
+            name: {"rowCount": rows, "contentHash": content}
+            for name, rows, content in session.fetchall(
+                "SELECT input_name, SUM(row_count), CAST(SUM(content_hash) AS VARCHAR) "
+                "FROM GOVERNANCE.DT_KEY_FINGERPRINTS__MARKETING__AGG_FAN_LIFETIME_VALUE "
+                "GROUP BY input_name"
+            )
+        }
+    assert set(stored) == {
+        f"{DATABASE_NAME}.DIMS.DIM_FANS",
+        f"{DATABASE_NAME}.STG.STG_FAN_INTERACTIONS",
+    }
+    assert all(fingerprints[name] == value for name, value in stored.items())
 
 
 def _history_value(warehouse: ReplayedWarehouse, refresh: DynamicTableRefresh, column: str) -> str:

@@ -15,7 +15,9 @@
                                 are deleted and inserted (STATISTICS counts them)
 
     Where the twin differs from Snowflake: it evaluates the whole query on every refresh and
-    applies the difference (Snowflake derives the change from its inputs' change tracking);
+    applies the difference (Snowflake derives the change from its inputs' change tracking),
+    except for a model declaring refresh_key, whose incremental refresh evaluates it for the
+    changed keys only (key_scoped_refresh.sql);
     "changed" means a different row count or content hash of an input, not a new table
     version; AUTO always behaves as INCREMENTAL; a failed refresh rolls back and records no
     FAILED row; SCHEDULED and REINITIALIZE are never recorded.
@@ -37,7 +39,8 @@
     {%- if existing_relation is not none and existing_relation.is_table -%}
         {%- set previous = last_dynamic_table_refresh(history, qualified_name) -%}
     {%- endif -%}
-    {%- set fingerprints = dynamic_table_input_fingerprints() -%}
+    {%- set keyed_inputs = dynamic_table_keyed_inputs(settings.refresh_key) -%}
+    {%- set fingerprints = dynamic_table_input_fingerprints(history, keyed_inputs, settings.refresh_key) -%}
 
     {#- What this run does: (trigger, action), action none = leave everything as it is. -#}
     {%- set creating = existing_relation is none or not existing_relation.is_table
@@ -67,6 +70,7 @@
     {%- endif -%}
 
     {%- set statistics = {'numInsertedRows': 0, 'numDeletedRows': 0} -%}
+    {%- set scoped_query = none -%}
     {%- if action is none or action == 'NO_DATA' -%}
         {% do store_raw_result(
             name='main', message=(action or 'SKIP') ~ ' ' ~ target_relation,
@@ -95,13 +99,30 @@
         {%- endif -%}
 
     {%- else -%}
-        {%- do statistics.update(apply_dynamic_table_difference(target_relation)) -%}
+        {%- if prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, settings.refresh_key) -%}
+            {%- set scoped_query = key_scoped_query(keyed_inputs, settings.refresh_key) -%}
+        {%- endif -%}
+        {%- if scoped_query is none -%}
+            {%- do statistics.update(apply_dynamic_table_difference(target_relation, compiled_code)) -%}
+        {%- else -%}
+            {%- do statistics.update(apply_dynamic_table_difference(
+                target_relation, scoped_query,
+                among_changed_keys('current_rows', settings.refresh_key))) -%}
+        {%- endif -%}
+        {%- set scope = 'whole query' if scoped_query is none else 'key-scoped: '
+            ~ run_query('select count(*) from ' ~ this.identifier ~ '__dt_changed_keys').rows[0][0]
+            ~ ' changed ' ~ settings.refresh_key | join(', ') -%}
         {% do store_raw_result(
-            name='main', message='INCREMENTAL ' ~ target_relation, code='INCREMENTAL',
+            name='main', message='INCREMENTAL ' ~ target_relation ~ ' (' ~ scope ~ ')',
+            code='INCREMENTAL',
             rows_affected=(statistics.numInsertedRows + statistics.numDeletedRows) | string) %}
     {%- endif -%}
 
     {%- if action is not none -%}
+        {%- if action != 'NO_DATA' and keyed_inputs -%}
+            {% do store_dynamic_table_key_fingerprints(
+                scoped_query is not none, settings.refresh_key) %}
+        {%- endif -%}
         {%- set completion_target = none -%}
         {%- if previous is not none and settings.target_lag_sec is not none -%}
             {%- set completion_target = previous.data_timestamp
@@ -145,21 +166,26 @@
 
 
 {#-
-    Bring `target` to the model's current result by deleting the rows that are no longer in
-    it and inserting the rows that are new; rows present in both are left alone. Multiset
-    semantics (EXCEPT ALL), NULL-safe comparison on every column.
+    Bring `target` to the result of `query` by deleting the rows that are no longer in it and
+    inserting the rows that are new; rows present in both are left alone. Multiset semantics
+    (EXCEPT ALL), NULL-safe comparison on every column. With `scope` (a condition on the
+    target's rows, alias current_rows) only the target's rows in scope are compared: `query`
+    then gives the new rows of that scope alone.
 -#}
-{% macro apply_dynamic_table_difference(target) %}
+{% macro apply_dynamic_table_difference(target, query, scope=none) %}
     {%- set new_rows = target.identifier ~ '__dt_new_rows' -%}
     {%- set gone_rows = target.identifier ~ '__dt_gone_rows' -%}
     {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='name') | list -%}
+    {%- set current_rows -%}
+        (select * from {{ target }} as current_rows {% if scope %}where {{ scope }}{% endif %})
+    {%- endset -%}
     {%- set rows_before = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
     {% call statement('dynamic_table_new_rows') %}
-        create or replace temp table {{ new_rows }} as {{ compiled_code }}
+        create or replace temp table {{ new_rows }} as {{ query }}
     {% endcall %}
     {% call statement('dynamic_table_gone_rows') %}
         create or replace temp table {{ gone_rows }} as
-        select * from {{ target }} except all select * from {{ new_rows }}
+        select * from {{ current_rows }} as in_scope except all select * from {{ new_rows }}
     {% endcall %}
     {% call statement('dynamic_table_delete') %}
         delete from {{ target }} as current_rows using {{ gone_rows }} as gone
@@ -172,7 +198,7 @@
     {%- set rows_kept = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
     {% call statement('dynamic_table_insert') %}
         insert into {{ target }}
-        select * from {{ new_rows }} except all select * from {{ target }}
+        select * from {{ new_rows }} except all select * from {{ current_rows }} as in_scope
     {% endcall %}
     {%- set rows_after = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
     {% do run_query('drop table ' ~ new_rows) %}

@@ -66,28 +66,69 @@
 
 {#-
     Row count and an order-independent content hash of every relation the model reads.
-    Equal fingerprints mean equal contents, whatever rebuilt them in between.
+    Equal fingerprints mean equal contents, whatever rebuilt them in between. Those of the
+    keyed inputs (key_scoped_refresh.sql) are the sums of their keys', computed first.
+
+    An input another dynamic table already fingerprinted in this dbt invocation (its refresh
+    row, QUERY_ID = invocation_id, is in the history) is not hashed again: within one
+    invocation an input is complete before any model reading it starts and is not written
+    again, and the DuckDB file admits no writer from another process meanwhile.
 -#}
-{% macro dynamic_table_input_fingerprints() %}
+{% macro dynamic_table_input_fingerprints(history, keyed_inputs=[], key_columns=[]) %}
+    {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
+    {%- set fingerprints = {} -%}
+    {%- for row in run_query("select cast(INPUT_FINGERPRINTS as varchar) from " ~ history
+            ~ " where QUERY_ID = '" ~ invocation_id ~ "' and STATE = 'SUCCEEDED'").rows -%}
+        {%- for name, fingerprint in fromjson(row[0]).items() -%}
+            {%- if name not in keyed_names -%}
+                {%- do fingerprints.update({name: fingerprint}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if keyed_inputs -%}
+        {% do compute_dynamic_table_key_fingerprints(keyed_inputs, key_columns) %}
+    {%- endif -%}
     {%- set probes = [] -%}
+    {%- for input in keyed_inputs -%}
+        {%- do probes.append(keyed_input_fingerprint_probe(input)) -%}
+    {%- endfor -%}
+    {%- set inputs = [] -%}
     {%- for unique_id in model.depends_on.nodes -%}
         {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
-        {%- set relation = api.Relation.create(
-            database=node.database, schema=node.schema,
-            identifier=node.alias if node.alias is defined and node.alias else node.identifier) -%}
-        {%- set name = (relation.database ~ '.' ~ relation.schema ~ '.' ~ relation.identifier) | upper -%}
-        {%- do probes.append(
-            "select '" ~ name ~ "' as input_name, count(*) as row_count, "
-            ~ "cast(coalesce(sum(hash(input_rows)), 0) as varchar) as content_hash "
-            ~ "from " ~ relation ~ " as input_rows") -%}
+        {%- set relation = dynamic_table_input_relation(node) -%}
+        {%- set name = dynamic_table_input_name(relation) -%}
+        {%- do inputs.append(name) -%}
+        {%- if name not in keyed_names and name not in fingerprints -%}
+            {%- do probes.append(
+                "select '" ~ name ~ "' as input_name, count(*) as row_count, "
+                ~ "cast(coalesce(sum(hash(input_rows)), 0) as varchar) as content_hash "
+                ~ "from " ~ relation ~ " as input_rows") -%}
+        {%- endif -%}
     {%- endfor -%}
-    {%- set fingerprints = {} -%}
     {%- if probes -%}
         {%- for row in run_query(probes | join(' union all ')).rows -%}
             {%- do fingerprints.update({row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
         {%- endfor -%}
     {%- endif -%}
-    {{ return(fingerprints) }}
+    {#- only this model's inputs: the invocation's history also holds other models' -#}
+    {%- set own = {} -%}
+    {%- for name in inputs -%}
+        {%- do own.update({name: fingerprints[name]}) -%}
+    {%- endfor -%}
+    {{ return(own) }}
+{% endmacro %}
+
+
+{% macro dynamic_table_input_relation(node) %}
+    {{ return(api.Relation.create(
+        database=node.database, schema=node.schema,
+        identifier=node.alias if node.alias is defined and node.alias else node.identifier)) }}
+{% endmacro %}
+
+
+{#- How an input is named in INPUT_FINGERPRINTS and INPUTS_WITH_CHANGED_DATA. -#}
+{% macro dynamic_table_input_name(relation) %}
+    {{ return((relation.database ~ '.' ~ relation.schema ~ '.' ~ relation.identifier) | upper) }}
 {% endmacro %}
 
 

@@ -8,6 +8,15 @@
       initialize               ON_CREATE (default) | ON_SCHEDULE
       on_configuration_change  apply (default) | continue | fail
 
+and one key of the DuckDB twin's own, which dbt-snowflake ignores (Snowflake derives an
+incremental refresh from change tracking):
+
+      refresh_key              column name(s) the model's rows are partitioned by: a row
+                               with key k depends only on the input rows with key k (in
+                               the inputs that have those columns) and on the whole of the
+                               other inputs, so an INCREMENTAL refresh may recompute just
+                               the keys whose input rows changed (key_scoped_refresh.sql)
+
     Returns them normalised, with target_lag_sec (none for 'downstream'), the figure
     Snowflake reports as TARGET_LAG_SEC.
 -#}
@@ -56,7 +65,13 @@
         {%- endif -%}
     {%- endfor -%}
 
+    {%- set refresh_key = config.get('refresh_key') or [] -%}
+    {%- if refresh_key is string -%}
+        {%- set refresh_key = [refresh_key] -%}
+    {%- endif -%}
+
     {{ return({
+        'refresh_key': refresh_key | map('lower') | list,
         'target_lag': target_lag,
         'target_lag_sec': target_lag_sec,
         'snowflake_warehouse': warehouse,

@@ -37,10 +37,11 @@ box_office_by_title_day as (
 
 {% if is_incremental() %}
 changed_title_days as (
+    -- the model itself, not the CTE: a CTE read twice is materialized whole on DuckDB
     select distinct
         title_id,
         event_date as performance_date
-    from interactions
+    from {{ ref('stg_fan_interactions') }}
     where _ingest_seq > (select coalesce(max(_ingest_seq), -1) from {{ this }})
 
     union

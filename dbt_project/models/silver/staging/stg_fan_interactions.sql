@@ -37,7 +37,8 @@ first_arrivals as (
     where interaction_id is not null
         and not exists (
             select 1
-            from raw_interactions as earlier
+            -- the source itself, not the CTE: a CTE read twice is materialized whole on DuckDB
+            from {{ source('raw', 'RAW_FAN_INTERACTIONS') }} as earlier
             cross join watermark
             where earlier._ingest_seq <= watermark.kept_through_seq
                 and earlier.interaction_id = arrivals.interaction_id
