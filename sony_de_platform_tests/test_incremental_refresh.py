@@ -356,3 +356,18 @@ def test_a_changed_query_recreates_only_that_dynamic_table(scenario: Scenario) -
     franchise = recorded["STUDIO_OPS.agg_franchise_performance"]
     assert (lifetime_value.refresh_trigger, lifetime_value.refresh_action) == ("CREATION", "FULL")
     assert (franchise.refresh_trigger, franchise.refresh_action) == ("MANUAL", "NO_DATA")
+
+
+def test_dim_fans_built_before_its_watermark_catches_up_in_one_incremental_run(
+    scenario: Scenario,
+) -> None:
+    """A warehouse whose dim_fans predates the _ingest_seq watermark needs no --full-refresh:
+    the column is added empty and the first incremental run recomputes every fan."""
+    wh = scenario.scratch
+    built = wh.rows("DIMS.dim_fans")
+    with wh.session() as session:
+        session.execute("ALTER TABLE DIMS.dim_fans DROP COLUMN _ingest_seq")
+    run = wh.dbt("run", "--select", "dim_fans")
+    assert run.node_status == {"model.sony_de.dim_fans": "success"}
+    assert wh.rows("DIMS.dim_fans") == built
+    assert built == scenario.silver["full_refresh"]["DIMS.dim_fans"]

@@ -7,13 +7,15 @@
 -- replaces their rows (delete+insert on fan_id). A fan changed when an interaction of theirs
 -- arrived after the highest _ingest_seq the table has counted (interactions are append-only),
 -- or when the routed e-mail hash differs from the one in the table. The result equals a full
--- refresh over the same data.
+-- refresh over the same data. A table built before the watermark existed has no
+-- _ingest_seq: its first incremental run recomputes every fan and adds the column
+-- (append_new_columns), so no --full-refresh is needed.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='fan_id',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
     )
 }}
 
@@ -30,11 +32,15 @@ routed_email_hashes as (
 ),
 
 {% if is_incremental() %}
+{%- set counted_columns = adapter.get_columns_in_relation(this) | map(attribute='name')
+    | map('lower') | list -%}
 changed_fans as (
     -- the model itself, not the CTE: a CTE read twice is materialized whole on DuckDB
     select fan_id
     from {{ ref('stg_fan_interactions') }}
+    {% if '_ingest_seq' in counted_columns -%}
     where _ingest_seq > (select coalesce(max(_ingest_seq), -1) from {{ this }})
+    {%- endif %}
 
     union
 
