@@ -32,8 +32,9 @@ routed_email_hashes as (
 ),
 
 {% if is_incremental() %}
-{%- set counted_columns = adapter.get_columns_in_relation(this) | map(attribute='name')
-    | map('lower') | list -%}
+{#- a unit test's `this` is its given rows (a string), which carry the watermark -#}
+{%- set counted_columns = ['_ingest_seq'] if this is string else (
+    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) -%}
 changed_fans as (
     -- the model itself, not the CTE: a CTE read twice is materialized whole on DuckDB
     select fan_id
