@@ -11,6 +11,7 @@ decides what is quarantined, it only spares Python the records that are plainly 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pyarrow as pa
 from sony_de_platform.warehouse.base import identifier
 
 STAGING_TABLE = "_sony_de_landing"  # the prefix of the staging tables' names
-_BOM = "\ufeff"
+_BOM_BYTES = b"\xef\xbb\xbf"
 # Python's str.strip() drops exactly these; a required key holding only them is missing.
 _PYTHON_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 _BLANK = f"[{_PYTHON_WHITESPACE}]*"
@@ -66,18 +67,40 @@ class StagedFile:
     doubtful: list[DoubtfulRecord] = field(default_factory=list)
 
 
-def _jsonl_lines(data: bytes) -> tuple[str, int] | None:
-    """The lines as one text (no byte-order mark, no final newline) and how many there are,
-    as the Python reader counts them; None if the file is not UTF-8."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None  # the Python reader names the bad byte of each line
-    text = text.removeprefix(_BOM)
-    if not text:
-        return "", 0
-    body = text.removesuffix("\n")
-    return body, body.count("\n") + 1
+@dataclass(frozen=True)
+class _JsonLines:
+    """Where a JSON Lines file's lines lie in its bytes (no byte-order mark, no final newline)
+    and how many there are, as the Python reader counts them."""
+
+    data: bytes
+    start: int
+    end: int
+    count: int
+
+    @classmethod
+    def of(cls, data: bytes) -> _JsonLines | None:
+        """None if the file is not UTF-8 (the Python reader names each line's bad byte)."""
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        start = len(_BOM_BYTES) if data.startswith(_BOM_BYTES) else 0
+        if start == len(data):
+            return cls(data, start, start, 0)
+        end = len(data) - 1 if data.endswith(b"\n") else len(data)
+        return cls(data, start, end, data.count(b"\n", start, end) + 1)
+
+    def as_arrow(self) -> pa.LargeStringArray:
+        """The lines as one Arrow string, without copying the bytes."""
+        offsets = pa.py_buffer(struct.pack("<qq", 0, self.end - self.start))
+        body = pa.py_buffer(memoryview(self.data)[self.start : self.end])
+        return pa.LargeStringArray.from_buffers(1, offsets, body)
+
+    def lines(self) -> list[str]:
+        return [
+            line.rstrip(b"\r").decode("utf-8")
+            for line in self.data[self.start : self.end].split(b"\n")
+        ]
 
 
 def _clean_keys_sql(required_keys: tuple[str, ...]) -> str:
@@ -98,18 +121,17 @@ def stage_jsonl_files(
     (a JSON value that is not an object has none of them). A file that is not UTF-8 is left
     whole to the Python reader, which names the bad byte of each line.
     """
-    texts = [_jsonl_lines(landing.data) if landing.required_keys else None for landing in landings]
+    texts = [_JsonLines.of(landing.data) if landing.required_keys else None for landing in landings]
     staged: list[StagedFile | None] = [None] * len(landings)
     readable = [(key, read) for key, read in enumerate(texts) if read is not None]
     if not readable:
         return staged
     batches = [
         pa.record_batch(
-            [pa.array([key], pa.int64()), pa.array([text], pa.large_string())],
-            names=["file_index", "text"],
+            [pa.array([key], pa.int64()), read.as_arrow()], names=["file_index", "text"]
         )
-        for key, (text, lines_read) in readable
-        if lines_read > 0
+        for key, read in readable
+        if read.count > 0
     ]
     landing = landings[0]
     fields = tuple(identifier(name) for name in landing.fields)
@@ -121,16 +143,18 @@ def stage_jsonl_files(
     connection.register(view, files)
     try:
         # Python drops a line's trailing carriage returns (DuckDB only when there are any)
-        carriage_return = any("\r" in text for _, (text, _) in readable)
+        carriage_return = any(b"\r" in read.data for _, read in readable)
         line = "rtrim(unnest(lines), chr(13))" if carriage_return else "unnest(lines)"
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
+            f"SELECT *, row_number() OVER (PARTITION BY file_index, clean ORDER BY line_number) "
+            "AS clean_rank FROM ("
             f"SELECT file_index, line_number, {', '.join(fields)}, "
             f"COALESCE({_clean_keys_sql(landing.required_keys)}, FALSE) AS clean "
             f"FROM (SELECT file_index, line_number, unnest(CASE WHEN json_valid(line) "
             "  AND NOT regexp_matches(line, ?) THEN json_transform(line, ?) END) FROM ("
             f"  SELECT file_index, generate_subscripts(lines, 1) AS line_number, {line} AS line "
-            f"  FROM (SELECT file_index, string_split(text, chr(10)) AS lines FROM {view})))",
+            f"  FROM (SELECT file_index, string_split(text, chr(10)) AS lines FROM {view}))))",
             [*([_BLANK] * len(landing.required_keys)), _PYTHON_DECIDES, spec],
         )
     finally:
@@ -140,14 +164,14 @@ def stage_jsonl_files(
         f"SELECT file_index, line_number FROM {table} WHERE NOT clean ORDER BY 1, 2"
     ).fetchall():
         doubtful.setdefault(key, []).append(number)
-    for key, (text, lines_read) in readable:
-        lines = text.split("\n") if key in doubtful else []
+    for key, read in readable:
+        lines = read.lines() if key in doubtful else []
         staged[key] = StagedFile(
-            lines_read,
+            read.count,
             fields,
             table,
             key,
-            [DoubtfulRecord(n, line=lines[n - 1].rstrip("\r")) for n in doubtful.get(key, [])],
+            [DoubtfulRecord(n, line=lines[n - 1]) for n in doubtful.get(key, [])],
         )
     return staged
 
@@ -179,10 +203,12 @@ def stage_parquet(
     try:
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
+            f"SELECT *, row_number() OVER (PARTITION BY clean ORDER BY line_number) "
+            "AS clean_rank FROM ("
             f"SELECT 0 AS file_index, line_number, {', '.join(fields)}, "
             f"COALESCE({_clean_keys_sql(landing.required_keys)}, FALSE) AS clean FROM ("
             f"  SELECT file_row_number + 1 AS line_number, {projected} "
-            "  FROM read_parquet(?, file_row_number = true))",
+            "  FROM read_parquet(?, file_row_number = true)))",
             [*([_BLANK] * len(landing.required_keys)), path],
         )
     except duckdb.Error:
@@ -219,15 +245,18 @@ def append_staged(
 ) -> int:
     """Append the clean staged records and the rescued ones, numbered in file order."""
     fields = ", ".join(staged.fields)
-    rescued = (
-        f" UNION ALL SELECT _line_number, {fields} FROM {rescued_view}" if rescued_view else ""
-    )
+    clean = f"FROM {staged.table} WHERE file_index = {int(staged.key)} AND clean"
+    if rescued_view is None:  # the clean records alone: numbered as they were staged
+        source = f"SELECT {fields}, ?, ?, ?, line_number, ? + clean_rank {clean}"
+    else:
+        source = (
+            f"SELECT {fields}, ?, ?, ?, line_number, ? + row_number() OVER "
+            f"(ORDER BY line_number) FROM (SELECT line_number, {fields} {clean} "
+            f"UNION ALL SELECT _line_number, {fields} FROM {rescued_view})"
+        )
     (appended,) = connection.execute(
         f"INSERT INTO {table} ({fields}, _source_file, _load_id, _loaded_at, _line_number, "
-        f"_ingest_seq) SELECT {fields}, ?, ?, ?, line_number, "
-        f"? + row_number() OVER (ORDER BY line_number) FROM ("
-        f"SELECT line_number, {fields} FROM {staged.table} "
-        f"WHERE file_index = {int(staged.key)} AND clean{rescued})",
+        f"_ingest_seq) {source}",
         [*metadata, first_seq - 1],
     ).fetchone()
     return int(appended)
