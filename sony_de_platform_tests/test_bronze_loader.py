@@ -261,3 +261,23 @@ def _hold_writer(path: str, ready, release) -> None:
     with held.exclusive_writer("holding for a test"):
         ready.set()
         release.wait(30)
+
+
+def test_a_feed_load_checkpoints_once_at_its_end(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """The write-ahead log is checkpointed when the feed's load ends, not every 16 MiB, and
+    DuckDB's own threshold is back afterwards."""
+    landing = tmp_path / "landing"
+    for day in (1, 2):
+        write_jsonl(
+            landing / "fan_interactions" / f"day{day}.jsonl",
+            [json.dumps(interaction(n)) for n in range(day * 100, day * 100 + 50)],
+        )
+    wal = Path(warehouse.path + ".wal")
+    with warehouse.session() as session:
+        threshold = session.scalar("SELECT current_setting('checkpoint_threshold')")
+        results = load_feed(session, FAN_INTERACTIONS, landing)
+        assert [r.rows_loaded for r in results] == [50, 50]
+        assert session.scalar("SELECT current_setting('checkpoint_threshold')") == threshold
+        assert not wal.exists() or wal.stat().st_size == 0
