@@ -7,15 +7,23 @@ import os
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sony_de_platform.bronze.feeds import FAN_INTERACTIONS, TITLE_METADATA
 from sony_de_platform.bronze.loader import load_feed
-from sony_de_platform.bronze.parsing import ParsedRecord, RejectedRecord, read_csv, read_jsonl
+from sony_de_platform.bronze.parsing import (
+    ParsedRecord,
+    RejectedRecord,
+    first_value_of_each_key,
+    read_csv,
+    read_jsonl,
+)
 from sony_de_platform.settings import REPO_ROOT
 from sony_de_platform.warehouse import DuckDBWarehouse
+from sony_de_platform.warehouse.landing import STAGING_TABLE, LandingFile, stage_jsonl_files
 from sony_de_platform_tests.bad_input_corpus import CASES, Case, good_lines, reliability_table
 
 
@@ -146,3 +154,74 @@ def test_csv_reader_accounts_for_every_row(rows: list[list[str]]) -> None:
     for row, record in zip(rows, records, strict=True):
         loadable = len(row) == width and row[0].strip() != "" and any(c.strip() for c in row)
         assert isinstance(record, ParsedRecord) == loadable, (row, record)
+
+
+_TOKENS = ("nan", "NaN", "Infinity", "-inf", "INF", "[1,]", '{"a": 1 ,}', "1e400", "1E5", "-0",
+           "1.5e-7", "12345678901234567890123", '"\\u00e9\\ud83d\\ude00"', '"a,]"', "null",
+           '"\\u3000"', '" \\u0085"', "[]", "{}", "false", '{"b": 1, "b": 2}', '"x"')  # fmt: skip
+_templated = st.builds(
+    lambda key, first, second: (
+        f'{{"interaction_id": "INT-1", "{key}": {first}, "{key}": {second}, "rating": {first}}}'
+    ),
+    st.sampled_from(("fan_id", "channel", "extra")),
+    st.sampled_from(_TOKENS),
+    st.sampled_from(_TOKENS),
+)
+_objects = st.dictionaries(
+    st.sampled_from(FAN_INTERACTIONS.fields) | st.text(max_size=4), json_values, max_size=6
+)
+_json_lines = st.one_of(
+    _objects.map(json.dumps),
+    _objects.map(lambda obj: json.dumps(obj, ensure_ascii=False)),
+    _templated,
+    st.text(max_size=20).map(lambda text: text.replace("\n", " ")),
+)
+
+
+def _same_value(python: str | None, duckdb_value: str | None) -> bool:
+    """Equal text; nested values (compact JSON) may spell a number differently, and DuckDB
+    keeps a nested key named twice where Python keeps its first value only."""
+    if python == duckdb_value or python is None or duckdb_value is None:
+        return python == duckdb_value
+    if python[:1] in "[{":
+        first = first_value_of_each_key
+        return json.loads(python) == json.loads(duckdb_value, object_pairs_hook=first)
+    return False
+
+
+@_FUZZ
+@given(st.lists(_json_lines, max_size=6), st.sampled_from(["\n", "\r\n"]))
+def test_duckdb_loads_a_json_line_only_as_the_python_reader_would(
+    lines: list[str], line_break: str
+) -> None:
+    """The bulk reader's clean lines are exactly lines Python loads, with the same values;
+    every line Python rejects is left to Python."""
+    data = "".join(line + line_break for line in lines).encode("utf-8", "surrogatepass")
+    expected = list(read_jsonl(FAN_INTERACTIONS, data))
+    fields = FAN_INTERACTIONS.fields
+    with duckdb.connect() as connection:
+        (staged,) = stage_jsonl_files(
+            connection,
+            [LandingFile("jsonl", Path("day.jsonl"), data, fields, FAN_INTERACTIONS.required_keys)],
+            STAGING_TABLE,
+        )
+        if staged is None:  # not UTF-8 (a lone surrogate): the Python reader reads the file
+            return
+        clean = {
+            number: values
+            for number, *values in connection.execute(
+                f"SELECT line_number, {', '.join(fields)} FROM {STAGING_TABLE} WHERE clean"
+            ).fetchall()
+        }
+    doubtful = {record.line_number for record in staged.doubtful}
+    assert staged.lines_read == len(expected)
+    assert set(clean) | doubtful == set(range(1, len(expected) + 1))
+    assert not set(clean) & doubtful
+    for record in expected:
+        if record.line_number in clean:
+            assert isinstance(record, ParsedRecord), record
+            pairs = zip(record.values, clean[record.line_number], strict=True)
+            assert all(_same_value(mine, theirs) for mine, theirs in pairs), (
+                record,
+                clean[record.line_number],
+            )

@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sony_de_platform.bronze import loader as loader_module
 from sony_de_platform.bronze.feeds import BOX_OFFICE, FAN_INTERACTIONS, TITLE_METADATA
 from sony_de_platform.bronze.loader import load_feed
 from sony_de_platform.warehouse import DuckDBWarehouse
+from sony_de_platform.warehouse.duckdb import DuckDBSession
 
 
 def interaction(n: int, **overrides: object) -> dict:
@@ -100,12 +100,29 @@ def test_bad_lines_are_quarantined_with_reasons_and_counts_reconcile(
 
 
 def test_values_are_kept_as_received_text(warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
+    """Numbers as JSON writes them, nested values as compact JSON in the order received, and
+    a key named twice keeps its first value: whether DuckDB or Python reads the line."""
     landing = tmp_path / "landing"
-    record = interaction(1, amount_usd=12.5, rating=4, channel={"app": "ios"})
-    write_jsonl(landing / "fan_interactions" / "day.jsonl", [json.dumps(record)])
-    load(warehouse, FAN_INTERACTIONS, landing)
-    assert rows(warehouse, "SELECT amount_usd, rating, channel FROM RAW.RAW_FAN_INTERACTIONS") == [
-        ("12.5", "4", '{"app": "ios"}')
+    record = interaction(1, amount_usd=12.5, rating=4, channel={"app": "ios", "größe": [1, 2.5]})
+    lines = [
+        json.dumps(record),
+        '{"interaction_id": "INT-2", "fan_id": "FAN-1", "fan_id": "FAN-2", '
+        '"amount_usd": 1e20, "rating": 1.5e-7, "channel": ["web", {"b": 1, "a": null}]}',
+        # a trailing comma inside a value's text sends the line to Python's reader
+        '{"interaction_id": "INT-3", "fan_id": "FAN-3", "fan_id": "FAN-4", "amount_usd": 1E5, '
+        '"rating": -0.0, "channel": "a,]", "full_name": "Zoë"}',
+    ]
+    write_jsonl(landing / "fan_interactions" / "day.jsonl", lines)
+    (result,) = load(warehouse, FAN_INTERACTIONS, landing)
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 0)
+    assert rows(
+        warehouse,
+        "SELECT fan_id, amount_usd, rating, channel, full_name FROM RAW.RAW_FAN_INTERACTIONS "
+        "ORDER BY _ingest_seq",
+    ) == [
+        ("FAN-0000001", "12.5", "4", '{"app":"ios","größe":[1,2.5]}', None),
+        ("FAN-1", "1e+20", "1.5e-07", '["web",{"b":1,"a":null}]', None),
+        ("FAN-3", "100000.0", "-0.0", "a,]", "Zoë"),
     ]
 
 
@@ -142,21 +159,20 @@ def test_a_crash_mid_file_leaves_nothing_and_the_rerun_loads_it_once(
         landing / "fan_interactions" / "a.jsonl",
         [json.dumps(interaction(n)) for n in range(5)] + ["not json"],
     )
-    real_read = loader_module.read_records
+    real_append = DuckDBSession.append_columns
 
-    def crash_after_two(feed, path, data):
-        for index, record in enumerate(real_read(feed, path, data)):
-            if index == 2:
-                raise OSError("disk went away")
-            yield record
+    def crash_after_the_rows(session, table, columns):
+        if table.endswith("LOAD_QUARANTINE"):  # the file's rows are in RAW by now
+            raise OSError("disk went away")
+        return real_append(session, table, columns)
 
-    monkeypatch.setattr(loader_module, "read_records", crash_after_two)
+    monkeypatch.setattr(DuckDBSession, "append_columns", crash_after_the_rows)
     with pytest.raises(OSError, match="disk went away"):
         load(warehouse, FAN_INTERACTIONS, landing)
     assert rows(warehouse, "SELECT COUNT(*) FROM RAW.RAW_FAN_INTERACTIONS") == [(0,)]
     assert rows(warehouse, "SELECT COUNT(*) FROM RAW.LOAD_LEDGER") == [(0,)]
 
-    monkeypatch.setattr(loader_module, "read_records", real_read)
+    monkeypatch.setattr(DuckDBSession, "append_columns", real_append)
     (result,) = load(warehouse, FAN_INTERACTIONS, landing)
     assert (result.rows_loaded, result.rows_quarantined) == (5, 1)
     assert rows(warehouse, "SELECT COUNT(*) FROM RAW.LOAD_QUARANTINE") == [(1,)]
@@ -245,3 +261,23 @@ def _hold_writer(path: str, ready, release) -> None:
     with held.exclusive_writer("holding for a test"):
         ready.set()
         release.wait(30)
+
+
+def test_a_feed_load_checkpoints_once_at_its_end(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """The write-ahead log is checkpointed when the feed's load ends, not every 16 MiB, and
+    DuckDB's own threshold is back afterwards."""
+    landing = tmp_path / "landing"
+    for day in (1, 2):
+        write_jsonl(
+            landing / "fan_interactions" / f"day{day}.jsonl",
+            [json.dumps(interaction(n)) for n in range(day * 100, day * 100 + 50)],
+        )
+    wal = Path(warehouse.path + ".wal")
+    with warehouse.session() as session:
+        threshold = session.scalar("SELECT current_setting('checkpoint_threshold')")
+        results = load_feed(session, FAN_INTERACTIONS, landing)
+        assert [r.rows_loaded for r in results] == [50, 50]
+        assert session.scalar("SELECT current_setting('checkpoint_threshold')") == threshold
+        assert not wal.exists() or wal.stat().st_size == 0

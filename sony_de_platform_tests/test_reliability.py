@@ -125,21 +125,22 @@ def _run_in_process(settings: Settings) -> int:
 
 
 def _slow_loader(warehouse_path: str, landing: str, marker: str) -> None:
-    """Load interactions, stalling inside the third file's transaction until killed."""
-    from sony_de_platform.bronze import loader
+    """Load interactions, stalling inside the third file's transaction, once its rows are
+    appended, until killed."""
+    from sony_de_platform.warehouse.duckdb import DuckDBSession
 
-    real = loader.read_records
+    real = DuckDBSession.append_staged
     calls = {"files": 0}
 
-    def stalling(feed, path, data):
+    def stalling(session, *args, **kwargs):
+        appended = real(session, *args, **kwargs)
         calls["files"] += 1
-        for index, record in enumerate(real(feed, path, data)):
-            if calls["files"] == 3 and index == 10:
-                Path(marker).touch()
-                time.sleep(600)
-            yield record
+        if calls["files"] == 3:
+            Path(marker).touch()
+            time.sleep(600)
+        return appended
 
-    loader.read_records = stalling
+    DuckDBSession.append_staged = stalling
     with DuckDBWarehouse(path=warehouse_path).session() as session:
         load_feed(session, FAN_INTERACTIONS, Path(landing))
 

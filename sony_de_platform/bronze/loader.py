@@ -27,10 +27,22 @@ from sony_de_platform.bronze.feeds import (
     RAW_SCHEMA,
     Feed,
 )
-from sony_de_platform.bronze.parsing import ParsedRecord, RejectedRecord, read_records
+from sony_de_platform.bronze.parsing import (
+    ParsedRecord,
+    Record,
+    RejectedRecord,
+    parquet_record,
+    read_json_line,
+    read_records,
+)
 from sony_de_platform.warehouse import Session, qualified
+from sony_de_platform.warehouse.landing import DoubtfulRecord, LandingFile, StagedFile
 
 log = logging.getLogger(__name__)
+
+# Landing files are parsed by the engine this many bytes at a time, several files at once so
+# that it parses them in parallel; each is still loaded in its own transaction.
+STAGE_BATCH_BYTES = 64 * 2**20
 
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("load_id", "VARCHAR"),
@@ -120,20 +132,68 @@ def previous_load(session: Session, feed: Feed, file_sha256: str) -> tuple | Non
     )
 
 
+def _skipped_as_loaded(session: Session, feed: Feed, result: FileLoad) -> bool:
+    """Mark the file skipped when the ledger already holds its content."""
+    earlier = previous_load(session, feed, result.file_sha256)
+    if earlier is not None:
+        result.skipped = True
+        result.skipped_because = f"same content already loaded from {earlier[0]} at {earlier[1]}"
+    return earlier is not None
+
+
+def _decide(feed: Feed, doubtful: DoubtfulRecord) -> Record:
+    """The Python reader's verdict on a record the engine did not load on its own."""
+    if doubtful.fields is not None:
+        return parquet_record(feed, doubtful.line_number, doubtful.fields)
+    return read_json_line(feed, doubtful.line_number, doubtful.line or "")
+
+
+def _read(feed: Feed, path: Path, landing_dir: Path) -> tuple[bytes, FileLoad]:
+    data = path.read_bytes()
+    relative = path.relative_to(landing_dir).as_posix()
+    return data, FileLoad(feed.name, relative, hashlib.sha256(data).hexdigest())
+
+
+def _landing(feed: Feed, path: Path, data: bytes) -> LandingFile:
+    return LandingFile(feed.file_format.value, path, data, feed.fields, feed.required_keys)
+
+
 def load_file(
     session: Session, feed: Feed, path: Path, landing_dir: Path, run_id: str = ""
 ) -> FileLoad:
     """Load one landing file into its RAW table in one transaction (or skip it)."""
-    data = path.read_bytes()
-    relative = path.relative_to(landing_dir).as_posix()
-    result = FileLoad(feed.name, relative, hashlib.sha256(data).hexdigest())
+    data, result = _read(feed, path, landing_dir)
+    if _skipped_as_loaded(session, feed, result):
+        return result
+    (staged,) = session.stage_landing_files([_landing(feed, path, data)])
+    try:
+        return _load_read_file(session, feed, path, data, result, staged, run_id)
+    finally:
+        session.discard_staged([staged])
+
+
+def _load_read_file(
+    session: Session,
+    feed: Feed,
+    path: Path,
+    data: bytes,
+    result: FileLoad,
+    staged: StagedFile | None,
+    run_id: str,
+) -> FileLoad:
+    """One transaction: the file's rows, its quarantined records and its ledger entry.
+
+    The engine parsed the file before (a reader error must not abort the transaction): only
+    the records it left doubtful reach Python, or all of them where it has no bulk reader.
+    """
+    records: Iterable[Record] = (
+        read_records(feed, path, data)
+        if staged is None
+        else (_decide(feed, doubtful) for doubtful in staged.doubtful)
+    )
+    relative = result.source_file
     with session.transaction():
-        earlier = previous_load(session, feed, result.file_sha256)
-        if earlier is not None:
-            result.skipped = True
-            result.skipped_because = (
-                f"same content already loaded from {earlier[0]} at {earlier[1]}"
-            )
+        if _skipped_as_loaded(session, feed, result):  # another writer got there first
             return result
 
         result.load_id = uuid.uuid4().hex
@@ -144,7 +204,7 @@ def load_file(
         good: list[list[str | None]] = [[] for _ in feed.fields]
         line_numbers: list[int] = []
         rejected: list[RejectedRecord] = []
-        for record in read_records(feed, path, data):
+        for record in records:
             result.lines_read += 1
             if isinstance(record, ParsedRecord):
                 line_numbers.append(record.line_number)
@@ -154,14 +214,22 @@ def load_file(
                 rejected.append(record)
                 result.reasons[record.reason.split(":")[0]] += 1
 
-        loaded = len(line_numbers)
         columns: dict[str, list] = dict(zip(feed.fields, good, strict=True))
-        columns["_source_file"] = [relative] * loaded
-        columns["_line_number"] = line_numbers
-        columns["_load_id"] = [result.load_id] * loaded
-        columns["_loaded_at"] = [loaded_at] * loaded
-        columns["_ingest_seq"] = list(range(base_seq + 1, base_seq + loaded + 1))
-        result.rows_loaded = session.append_columns(table, columns)
+        if staged is None:
+            loaded = len(line_numbers)
+            columns["_source_file"] = [relative] * loaded
+            columns["_line_number"] = line_numbers
+            columns["_load_id"] = [result.load_id] * loaded
+            columns["_loaded_at"] = [loaded_at] * loaded
+            columns["_ingest_seq"] = list(range(base_seq + 1, base_seq + loaded + 1))
+            result.rows_loaded = session.append_columns(table, columns)
+        else:
+            result.lines_read = staged.lines_read  # clean records never reach Python
+            columns["_line_number"] = line_numbers
+            result.rows_loaded = session.append_staged(
+                table, staged, columns, (relative, result.load_id, loaded_at), base_seq + 1
+            )
+        loaded = result.rows_loaded
 
         quarantined = len(rejected)
         result.rows_quarantined = session.append_columns(
@@ -236,22 +304,49 @@ def load_feed(
     results: list[FileLoad] = []
     ensure_bronze_tables(session, [feed])
     now = time.time()
-    for index, path in enumerate(files, start=1):
-        age = _still_being_written(path, settle_seconds, now)
-        if age is not None:
-            result = FileLoad(
-                feed.name,
-                path.relative_to(landing_dir).as_posix(),
-                file_sha256="",
-                skipped=True,
-                skipped_because=(
-                    f"still being written ({age:.1f}s since its last change, settle time "
-                    f"{settle_seconds:g}s): it will be loaded by a later run"
-                ),
-            )
-        else:
-            result = load_file(session, feed, path, landing_dir, run_id)
+    batch: list[tuple[Path, bytes, FileLoad]] = []
+
+    def report(result: FileLoad) -> None:
         results.append(result)
         if on_file:
-            on_file(index, len(files), result)
+            on_file(len(results), len(files), result)
+
+    def load_batch() -> None:
+        """Stage the batch's new files together, then load each in its own transaction."""
+        fresh = [item for item in batch if not _skipped_as_loaded(session, feed, item[2])]
+        staged = session.stage_landing_files([_landing(feed, p, data) for p, data, _ in fresh])
+        by_path = {p: file for (p, _, _), file in zip(fresh, staged, strict=True)}
+        try:
+            for path, data, result in batch:
+                if path in by_path:
+                    result = _load_read_file(
+                        session, feed, path, data, result, by_path[path], run_id
+                    )
+                report(result)
+        finally:
+            session.discard_staged(staged)
+        batch.clear()
+
+    with session.checkpoint_after():
+        for path in files:
+            age = _still_being_written(path, settle_seconds, now)
+            if age is not None:
+                load_batch()
+                report(
+                    FileLoad(
+                        feed.name,
+                        path.relative_to(landing_dir).as_posix(),
+                        file_sha256="",
+                        skipped=True,
+                        skipped_because=(
+                            f"still being written ({age:.1f}s since its last change, settle time "
+                            f"{settle_seconds:g}s): it will be loaded by a later run"
+                        ),
+                    )
+                )
+                continue
+            batch.append((path, *_read(feed, path, landing_dir)))
+            if sum(len(data) for _, data, _ in batch) >= STAGE_BATCH_BYTES:
+                load_batch()
+        load_batch()
     return results

@@ -3,6 +3,11 @@
 Bronze keeps values as received, as text, so a badly typed value never fails a load.
 A record is rejected (and later quarantined) only when it cannot be read at all or lacks
 a required key; the reason says what is wrong in words an operator can act on.
+
+These readers decide every record the engine's bulk reader does not load on its own (see
+warehouse/landing.py), and every record on engines without one, so both render values the
+same way: numbers as JSON writes them, nested values as compact JSON in the order received
+(non-ASCII kept), and a key named twice in one object keeps its first value.
 """
 
 from __future__ import annotations
@@ -59,7 +64,17 @@ def as_text(value: Any) -> str | None:
         return str(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    return json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def first_value_of_each_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys repeat keeps each key's first value, as DuckDB reads it."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        obj = {}
+        for key, value in pairs:
+            obj.setdefault(key, value)
+    return obj
 
 
 def _missing_keys(feed: Feed, fields: Mapping[str, Any]) -> list[str]:
@@ -104,22 +119,24 @@ def read_jsonl(feed: Feed, data: bytes) -> Iterator[Record]:
                 f"invalid UTF-8 byte at position {error.start}: re-export the file as UTF-8",
             )
             continue
-        if not text.strip():
-            yield RejectedRecord(number, text, "empty line")
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as error:
-            yield RejectedRecord(
-                number, _clip(text), f"malformed JSON: {error.msg} at column {error.colno}"
-            )
-            continue
-        if not isinstance(obj, dict):
-            yield RejectedRecord(
-                number, _clip(text), f"malformed JSON: expected an object, got {type(obj).__name__}"
-            )
-            continue
-        yield record_from_fields(feed, number, obj, text)
+        yield read_json_line(feed, number, text)
+
+
+def read_json_line(feed: Feed, number: int, text: str) -> Record:
+    """One decoded JSON line, without its line break."""
+    if not text.strip():
+        return RejectedRecord(number, text, "empty line")
+    try:
+        obj = json.loads(text, object_pairs_hook=first_value_of_each_key)
+    except json.JSONDecodeError as error:
+        return RejectedRecord(
+            number, _clip(text), f"malformed JSON: {error.msg} at column {error.colno}"
+        )
+    if not isinstance(obj, dict):
+        return RejectedRecord(
+            number, _clip(text), f"malformed JSON: expected an object, got {type(obj).__name__}"
+        )
+    return record_from_fields(feed, number, obj, text)
 
 
 def _csv_line(row: list[str]) -> str:
@@ -188,13 +205,14 @@ def read_parquet(feed: Feed, path: Path) -> Iterator[Record]:
         while batch := cursor.fetchmany(8192):
             for row in batch:
                 number += 1
-                fields = dict(zip(columns, row, strict=True))
-                yield record_from_fields(
-                    feed,
-                    number,
-                    fields,
-                    lambda fields=fields: json.dumps(fields, default=str, sort_keys=True),
-                )
+                yield parquet_record(feed, number, dict(zip(columns, row, strict=True)))
+
+
+def parquet_record(feed: Feed, number: int, fields: dict[str, Any]) -> Record:
+    """One Parquet row by lower-case column name; a rejected row keeps all its columns."""
+    return record_from_fields(
+        feed, number, fields, lambda: json.dumps(fields, default=str, sort_keys=True)
+    )
 
 
 def read_records(feed: Feed, path: Path, data: bytes) -> Iterator[Record]:

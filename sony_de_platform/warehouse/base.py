@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dagster import ConfigurableResource, RetryRequested
 
 from sony_de_platform.settings import DATABASE_NAME, Engine
+
+if TYPE_CHECKING:
+    from sony_de_platform.warehouse.landing import LandingFile, StagedFile
 
 
 class WarehouseBusy(TimeoutError):
@@ -107,6 +110,34 @@ class Session:
 
     def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
         """Append rows given column-wise (name -> values); returns the rows appended."""
+        raise NotImplementedError
+
+    def stage_landing_files(self, landings: Sequence[LandingFile]) -> list[StagedFile | None]:
+        """Parse landing files (of one feed) in the engine into temporary staging tables,
+        clean records apart from doubtful ones (see landing.py). None for a file the engine
+        has no bulk reader for: the loader then reads that file in Python."""
+        return [None] * len(landings)
+
+    def discard_staged(self, staged: Iterable[StagedFile | None]) -> None:
+        """Drop the staging tables of files loaded (or given up)."""
+
+    @contextmanager
+    def checkpoint_after(self) -> Iterator[None]:
+        """Many commits in a row: where the engine checkpoints its log as it grows, write the
+        checkpoint once at the end instead (every commit stays durable in the log)."""
+        yield
+
+    def append_staged(
+        self,
+        table: str,
+        staged: StagedFile,
+        rescued: Mapping[str, Sequence[Any]],
+        metadata: Sequence[Any],
+        first_seq: int,
+    ) -> int:
+        """Append the staged file's clean records and the `rescued` ones (the doubtful records
+        Python loaded, column-wise with `_line_number`) in file order, numbered from
+        `first_seq`; `metadata` is (_source_file, _load_id, _loaded_at). Returns the rows."""
         raise NotImplementedError
 
     @contextmanager

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,21 @@ from sony_de_platform.warehouse.base import (
     WarehouseUnavailable,
     identifier,
 )
+from sony_de_platform.warehouse.landing import (
+    STAGING_TABLE,
+    LandingFile,
+    StagedFile,
+    append_staged,
+    stage_jsonl_files,
+    stage_parquet,
+)
 
 log = logging.getLogger(__name__)
 
 _LOCK_ERROR = "Could not set lock on file"
 _POLL_SECONDS = 0.25
 _REPORT_EVERY_SECONDS = 10.0
+_DEFERRED_CHECKPOINT = "4GiB"
 
 
 def private_folder(path: Path) -> Path:
@@ -181,21 +190,72 @@ class DuckDBSession(Session):
         result = self.connection.execute(sql, params)
         return [str(d[0]).lower() for d in result.description or []], result.fetchall()
 
-    def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
-        names = [identifier(name) for name in columns]
-        incoming = pa.table({name: list(values) for name, values in columns.items()})
-        if incoming.num_rows == 0:
-            return 0
+    @contextmanager
+    def _registered(self, columns: Mapping[str, Sequence[Any]]) -> Iterator[tuple[str, int]]:
+        """Column-wise Python values as a view for one statement: (view, rows)."""
+        incoming = pa.table({identifier(name): list(values) for name, values in columns.items()})
         view = "_sony_de_incoming"
         self.connection.register(view, incoming)
         try:
-            column_list = ", ".join(names)
+            yield view, incoming.num_rows
+        finally:
+            self.connection.unregister(view)
+
+    def append_columns(self, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
+        with self._registered(columns) as (view, rows):
+            if rows == 0:
+                return 0
+            column_list = ", ".join(identifier(name) for name in columns)
             self.connection.execute(
                 f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view}"
             )
+        return rows
+
+    def stage_landing_files(self, landings: Sequence[LandingFile]) -> list[StagedFile | None]:
+        """JSON Lines and Parquet are parsed by DuckDB's readers; CSV is left to Python."""
+        formats = {landing.file_format for landing in landings}
+        if formats == {"jsonl"}:
+            return stage_jsonl_files(self.connection, list(landings), STAGING_TABLE)
+        if formats == {"parquet"}:
+            return [
+                stage_parquet(self.connection, landing, f"{STAGING_TABLE}_{index}")
+                for index, landing in enumerate(landings)
+            ]
+        return [None] * len(landings)
+
+    @contextmanager
+    def checkpoint_after(self) -> Iterator[None]:
+        """DuckDB checkpoints each time its write-ahead log passes 16 MiB, rewriting the RAW
+        table's last row group every few files of a Bronze load; once at the end is enough."""
+        previous = self.connection.execute(
+            "SELECT current_setting('checkpoint_threshold')"
+        ).fetchone()[0]
+        self.connection.execute(f"SET checkpoint_threshold = '{_DEFERRED_CHECKPOINT}'")
+        try:
+            yield
         finally:
-            self.connection.unregister(view)
-        return incoming.num_rows
+            self.connection.execute(f"SET checkpoint_threshold = '{previous}'")
+            try:
+                self.connection.execute("CHECKPOINT")
+            except duckdb.Error as error:  # the commits are in the log: DuckDB checkpoints later
+                log.info("checkpoint deferred: %s", str(error).splitlines()[0])
+
+    def discard_staged(self, staged: Iterable[StagedFile | None]) -> None:
+        for table in sorted({file.table for file in staged if file is not None}):
+            self.connection.execute(f"DROP TABLE IF EXISTS {identifier(table)}")
+
+    def append_staged(
+        self,
+        table: str,
+        staged: StagedFile,
+        rescued: Mapping[str, Sequence[Any]],
+        metadata: Sequence[Any],
+        first_seq: int,
+    ) -> int:
+        if not rescued.get("_line_number"):
+            return append_staged(self.connection, table, staged, None, list(metadata), first_seq)
+        with self._registered(rescued) as (view, _):
+            return append_staged(self.connection, table, staged, view, list(metadata), first_seq)
 
 
 def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
