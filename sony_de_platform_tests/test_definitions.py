@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,21 @@ def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_loading_the_code_location_leaves_the_bulk_data_libraries_unimported(tmp_path) -> None:
+    """pyarrow (and numpy with it) cost the code location load about a second; only a Bronze
+    load needs them (benchmarks: section startup)."""
+    probe = (
+        "import sys; from sony_de_platform.definitions import defs; "
+        "defs.get_repository_def(); "
+        "print(sorted(m for m in ('pyarrow', 'numpy', 'pandas') if m in sys.modules))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "SONY_DE_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.strip() == "[]"

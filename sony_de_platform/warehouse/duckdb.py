@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from pydantic import Field
 
 from sony_de_platform.settings import Engine, dbt_profile_env
@@ -193,6 +192,8 @@ class DuckDBSession(Session):
     @contextmanager
     def _registered(self, columns: Mapping[str, Sequence[Any]]) -> Iterator[tuple[str, int]]:
         """Column-wise Python values as a view for one statement: (view, rows)."""
+        import pyarrow as pa  # here, not at module level: see warehouse/landing.py
+
         incoming = pa.table({identifier(name): list(values) for name, values in columns.items()})
         view = "_sony_de_incoming"
         self.connection.register(view, incoming)
