@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,17 @@ if TYPE_CHECKING:  # imported where used: pyarrow costs the code location load a
 
 STAGING_TABLE = "_sony_de_landing"  # the prefix of the staging tables' names
 _BOM_BYTES = b"\xef\xbb\xbf"
-# Python's str.strip() drops exactly these; a required key holding only them is missing.
-_PYTHON_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-_BLANK = f"[{_PYTHON_WHITESPACE}]*"
+
+
+@cache
+def _blank_pattern() -> str:
+    """A regular expression of text Python's str.strip() empties: a required key holding only
+    these characters is missing. Built on first use (it scans every code point, about 0.1 s,
+    which the code location load need not pay)."""
+    whitespace = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    return f"[{whitespace}]*"
+
+
 # Lines Python must read: JSON DuckDB's parser accepts and Python's json module refuses
 # (trailing commas; NaN or Infinity in any case, where Python knows only NaN, Infinity and
 # -Infinity), and numbers beyond a double, whose text DuckDB keeps and Python reads as
@@ -95,6 +104,7 @@ class _JsonLines:
     def as_arrow(self) -> pa.LargeStringArray:
         """The lines as one Arrow string, without copying the bytes."""
         import pyarrow as pa
+
         offsets = pa.py_buffer(struct.pack("<qq", 0, self.end - self.start))
         body = pa.py_buffer(memoryview(self.data)[self.start : self.end])
         return pa.LargeStringArray.from_buffers(1, offsets, body)
@@ -160,7 +170,7 @@ def stage_jsonl_files(
             "  AND NOT regexp_matches(line, ?) THEN json_transform(line, ?) END) FROM ("
             f"  SELECT file_index, generate_subscripts(lines, 1) AS line_number, {line} AS line "
             f"  FROM (SELECT file_index, string_split(text, chr(10)) AS lines FROM {view}))))",
-            [*([_BLANK] * len(landing.required_keys)), _PYTHON_DECIDES, spec],
+            [*([_blank_pattern()] * len(landing.required_keys)), _PYTHON_DECIDES, spec],
         )
     finally:
         connection.unregister(view)
@@ -214,7 +224,7 @@ def stage_parquet(
             f"COALESCE({_clean_keys_sql(landing.required_keys)}, FALSE) AS clean FROM ("
             f"  SELECT file_row_number + 1 AS line_number, {projected} "
             "  FROM read_parquet(?, file_row_number = true)))",
-            [*([_BLANK] * len(landing.required_keys)), path],
+            [*([_blank_pattern()] * len(landing.required_keys)), path],
         )
     except duckdb.Error:
         return None
