@@ -150,13 +150,14 @@ def _registered(registry: Registry) -> dict[tuple[str, str, str], Attachment]:
     }
 
 
-def _violation(attachment: Attachment | None, counting: bool, value: float) -> bool:
+def _violation(attachment: Attachment | None, value: float) -> bool:
     """A registered DMF is judged by its expectation (a count or a percentage alike; a
-    percentage over no rows, NULL, is none); an unregistered one, by any violating row."""
+    percentage over no rows, NULL, is none); an unregistered one, by any violating row.
+    System DMFs count no violations at all: the caller masks them."""
     measured = None if pd.isna(value) else float(value)
     if attachment is not None:
         return not attachment.passes(measured)
-    return counting and measured is not None and measured > 0
+    return measured is not None and measured > 0
 
 
 def latest_dmf_results(results: pd.DataFrame, registry: Registry | None = None) -> pd.DataFrame:
@@ -171,14 +172,9 @@ def latest_dmf_results(results: pd.DataFrame, registry: Registry | None = None) 
     counting = latest["metric_database"].astype(str).str.upper() != SYSTEM_DMF_DATABASE
     attachments = _registered(registry or load_registry())
     violation = [
-        _violation(attachments.get((table.upper(), str(metric).upper(), names.upper())), c, v)
-        for table, metric, names, c, v in zip(
-            latest["table"],
-            latest["metric_name"],
-            latest["columns"],
-            counting,
-            latest["value"],
-            strict=True,
+        _violation(attachments.get((table.upper(), str(metric).upper(), names.upper())), v)
+        for table, metric, names, v in zip(
+            latest["table"], latest["metric_name"], latest["columns"], latest["value"], strict=True
         )
     ]
     latest = latest.assign(

@@ -330,8 +330,10 @@ class SnowflakeDataMetrics(DataMetricEngine):
     ) -> list[str]:
         """The registry's schema (unless `schema` is False: created already), then the custom
         DMFs among `functions`, each once, in order."""
-        statements = [f"CREATE SCHEMA IF NOT EXISTS {registry.database}.{registry.schema}"]
-        return statements[: int(schema)] + [
+        statements = (
+            [f"CREATE SCHEMA IF NOT EXISTS {registry.database}.{registry.schema}"] if schema else []
+        )
+        return statements + [
             self.create_function_sql(function)
             for function in dict.fromkeys(f for f in functions if not f.system)
         ]
