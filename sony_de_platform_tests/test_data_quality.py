@@ -52,7 +52,11 @@ DUCKDB = DATA_METRIC_ENGINES[Engine.DUCKDB]
 
 class Platform:
     def __init__(self, root: Path) -> None:
-        self.settings: Settings = load_settings({"SONY_DE_DATA_DIR": str(root / "data")})
+        # The copied files are complete: no settle time, or a file copied in the last few
+        # seconds of a busy machine would wait for a later run and the counts would differ.
+        self.settings: Settings = load_settings(
+            {"SONY_DE_DATA_DIR": str(root / "data"), "SONY_DE_LANDING_SETTLE_SECONDS": "0"}
+        )
         self.manifest = generate_landing_data(root / "generated", scale=SCALE, seed=42)
         shutil.copytree(root / "generated", self.settings.landing_dir)
         self.defs: Definitions = build_definitions(self.settings)

@@ -121,6 +121,7 @@ def snowflake_run(
         **fakesnow.environment(password, DATABASE),
         "SONY_DE_DATA_DIR": str(tmp_path_factory.mktemp("snowflake-target") / "data"),
         "SONY_DE_LANDING_DIR": str(landing),
+        "SONY_DE_LANDING_SETTLE_SECONDS": "0",  # the copied files are complete
         "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
     }
     collector = _Collect()
@@ -205,6 +206,7 @@ def duckdb_settings(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         {
             "SONY_DE_DATA_DIR": str(tmp_path_factory.mktemp("duckdb-target") / "data"),
             "SONY_DE_LANDING_DIR": str(landing),
+            "SONY_DE_LANDING_SETTLE_SECONDS": "0",
         }
     )
     result = (

@@ -121,6 +121,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
         "SNOWFLAKE_DATABASE": database,
         "SONY_DE_DATA_DIR": str(root / "data"),
         "SONY_DE_LANDING_DIR": str(landing),
+        "SONY_DE_LANDING_SETTLE_SECONDS": "0",  # the copied files are complete
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
