@@ -35,8 +35,7 @@ from benchmarks.sections import DEFAULT_SCALE, BenchConfig, landing_inputs, medi
 from sony_de_platform.bronze.feeds import RAW_SCHEMA
 from sony_de_platform.demo import DEV_INSTANCE_CONFIG, generated_landing_data
 from sony_de_platform.settings import Engine, dbt_profile_env
-from sony_de_platform.transform.assets import PARTIAL_PARSE_FILE
-from sony_de_platform.transform.project import dbt_executable
+from sony_de_platform.transform.project import PARSE_STATE, dbt_executable
 
 KINDS = ("platform", "bare")
 SILVER_GOLD_SCHEMAS = ("DIMS", "FACTS", "STUDIO_OPS", "MARKETING")
@@ -103,10 +102,10 @@ def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     # A hand-run project keeps its partial-parse state between builds, as the platform's
     # dbt steps keep theirs (keep_partial_parse): the previous bare build's, else the
     # project's. dbt parses the whole project when the state's profile differs.
-    kept = root.with_name(f"{root.name}.{PARTIAL_PARSE_FILE}")
-    state = kept if kept.exists() else warehouse.settings.dbt_target_path / PARTIAL_PARSE_FILE
+    kept = root.with_name(f"{root.name}.{PARSE_STATE}")
+    state = kept if kept.exists() else warehouse.settings.dbt_target_path / PARSE_STATE
     if state.exists():
-        shutil.copy(state, target / PARTIAL_PARSE_FILE)
+        shutil.copy(state, target / PARSE_STATE)
     started = time.monotonic()
     bronze_seconds = warehouse.load_bronze()
     dbt_started = time.monotonic()
@@ -120,8 +119,8 @@ def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     finished = time.monotonic()
     if completed.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{completed.stdout[-4000:]}")
-    if (target / PARTIAL_PARSE_FILE).exists():
-        shutil.copy(target / PARTIAL_PARSE_FILE, kept)
+    if (target / PARSE_STATE).exists():
+        shutil.copy(target / PARSE_STATE, kept)
     return {
         "materialize_seconds": round(finished - started, 3),
         "steps": {

@@ -169,32 +169,42 @@ def test_sigkill_during_a_bronze_load_then_rerun_equals_an_uninterrupted_run(
     assert snapshot_of(settings.warehouse_path) == reference
 
 
-def _kill_when(child: subprocess.Popen, marker: str, after_seconds: float) -> None:
-    """SIGKILL the child's whole process group once a dbt process matching `marker` runs."""
+def _kill_when(
+    child: subprocess.Popen, settings: Settings, step: str, node: str, after_seconds: float
+) -> None:
+    """SIGKILL the child's whole process group once its dbt step `step` began building
+    `node`. dbt runs inside the child (no dbt process to look for): the step's own dbt log,
+    in the invocation folder named after the step and the child's run, says when."""
     deadline = time.monotonic() + 300
+    began = f"Began running node {node}"
     while time.monotonic() < deadline:
         assert child.poll() is None, "the run ended before it could be killed"
-        found = subprocess.run(
-            ["pgrep", "-g", str(child.pid), "-f", marker], capture_output=True, text=True
-        ).stdout.split()
-        if found:
+        # the run's event log is a file named after it (the storage is not opened while
+        # the child may still be creating it)
+        runs = [log.stem for log in (settings.dagster_home / "history" / "runs").glob("*.db")]
+        logs = [
+            log
+            for run_id in runs
+            for log in settings.dbt_target_path.glob(f"{step}-{run_id[:7]}-*/dbt.log")
+        ]
+        if any(began in log.read_text(errors="replace") for log in logs):
             time.sleep(after_seconds)
             os.killpg(child.pid, signal.SIGKILL)
             child.wait(30)
             return
         time.sleep(0.2)
-    raise AssertionError(f"no process matching {marker!r} appeared")
+    raise AssertionError(f"the child's {step} step never began {node}")
 
 
 @pytest.mark.parametrize(
-    ("step", "marker", "after_seconds"),
+    ("step", "node", "after_seconds"),
     [
-        ("dbt build", "dbt build .*path:models/silver", 4.0),
-        ("dbt snapshot", "dbt build .*resource_type:snapshot", 1.0),
+        ("silver_dbt_models", "model.sony_de.stg_fan_interactions", 1.0),
+        ("fan_profile_snapshots", "snapshot.sony_de.snp_fan_profiles", 0.2),
     ],
 )
 def test_sigkill_during_dbt_then_rerun_equals_an_uninterrupted_run(
-    tmp_path: Path, landing: Path, reference: dict, step: str, marker: str, after_seconds: float
+    tmp_path: Path, landing: Path, reference: dict, step: str, node: str, after_seconds: float
 ) -> None:
     settings = prepared(tmp_path, landing)
     child = subprocess.Popen(
@@ -205,7 +215,7 @@ def test_sigkill_during_dbt_then_rerun_equals_an_uninterrupted_run(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    _kill_when(child, marker, after_seconds)
+    _kill_when(child, settings, step, node, after_seconds)
     assert child.returncode == -signal.SIGKILL, step
 
     assert _run_in_process(settings) == 0, step

@@ -12,7 +12,7 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from sony_de_platform.bronze.assets import WAREHOUSE_POOL
 from sony_de_platform.settings import Engine
 from sony_de_platform.transform.cli_args import DbtRunConfig, dbt_build_args
-from sony_de_platform.transform.project import scoped_environment
+from sony_de_platform.transform.project import PARSE_STATE, scoped_environment
 from sony_de_platform.transform.test_results import record_test_results, test_result_rows
 from sony_de_platform.transform.translator import MedallionTranslator
 from sony_de_platform.warehouse import Warehouse, retry_when_busy
@@ -23,7 +23,6 @@ TEST_SELECTION_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
 SILVER_SELECTION = "path:models/silver"
 GOLD_SELECTION = "path:models/gold"
 SNAPSHOT_SELECTION = "resource_type:snapshot"
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 KEPT_INVOCATIONS = 10  # per dbt step: the artifacts of its newest invocations
 
 
@@ -41,11 +40,11 @@ def keep_partial_parse(project: DbtProject, invocation_target: Path) -> None:
     path); the invocation then writes the new state in its own folder, and the next step
     starts from it instead of parsing again. Replaced atomically: a concurrent copy reads
     one state or the other, and dbt checks whichever it gets before using it."""
-    state = invocation_target / PARTIAL_PARSE_FILE
+    state = invocation_target / PARSE_STATE
     if not state.exists():
         return
-    kept = project.project_dir / project.target_path / PARTIAL_PARSE_FILE
-    partial = kept.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}.partial")
+    kept = project.project_dir / project.target_path / PARSE_STATE
+    partial = kept.with_name(f".{PARSE_STATE}.{os.getpid()}.partial")
     shutil.copyfile(state, partial)
     os.replace(partial, kept)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -12,8 +13,9 @@ from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject
 from packaging.version import Version
 
 from sony_de_platform.settings import DBT_PROJECT_DIR, Settings
@@ -21,6 +23,7 @@ from sony_de_platform.settings import DBT_PROJECT_DIR, Settings
 log = logging.getLogger(__name__)
 
 _IGNORED_DIRS = {"target", "logs", "dbt_packages"}
+PARSE_STATE = "partial_parse.msgpack"  # dbt's partial-parsing state, in its target folder
 
 
 @contextmanager
@@ -75,6 +78,89 @@ class PlatformDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
         return None
+
+    def cli(  # type: ignore[override]
+        self,
+        args: Sequence[str],
+        *,
+        raise_on_error: bool = True,
+        manifest: Any = None,
+        dagster_dbt_translator: DagsterDbtTranslator | None = None,
+        context: Any = None,
+        target_path: Path | None = None,
+    ) -> DbtCliInvocation:
+        """dagster-dbt's `DbtCliResource.cli` (0.29), with dbt run in this process
+        (in_process.InProcessDbt) instead of a `dbt` subprocess: the same selection from the
+        step's context, the same environment and arguments, the same invocation object."""
+        from dagster_dbt.asset_utils import (
+            extract_runtime_selection_from_args,
+            get_updated_cli_invocation_params_for_context,
+        )
+        from dagster_dbt.dagster_dbt_translator import validate_opt_translator
+        from dagster_dbt.dbt_manifest import validate_manifest
+
+        from sony_de_platform.transform.in_process import InProcessDbt
+
+        translator = validate_opt_translator(dagster_dbt_translator) or DagsterDbtTranslator()
+        cleaned_args, selects, excludes = extract_runtime_selection_from_args(args)
+        params = get_updated_cli_invocation_params_for_context(
+            context=context,
+            manifest=validate_manifest(manifest) if manifest else {},
+            dagster_dbt_translator=translator,
+            runtime_selects=selects,
+            runtime_excludes=excludes,
+        )
+        project_dir = Path(
+            params.dbt_project.project_dir if params.dbt_project else self.project_dir
+        )
+        target_path = target_path or self._get_unique_target_path(context=context)
+        if not target_path.is_absolute():
+            target_path = project_dir / target_path
+        # partial parsing: start from the state kept beside the manifest (partial_parse_env)
+        kept_state = project_dir / os.environ.get("DBT_TARGET_PATH", "target") / PARSE_STATE
+        if kept_state.exists() and not (target_path / PARSE_STATE).exists():
+            target_path.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(kept_state, target_path / PARSE_STATE)
+        # a dbt process started in the project folder finds a profiles.yml there first
+        profiles_dir = self.profiles_dir or (
+            str(project_dir) if (project_dir / "profiles.yml").exists() else None
+        )
+        env = {
+            **os.environ,
+            "DAGSTER_DBT_CLI": "true",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_LOG_FORMAT": "json",
+            "DBT_QUIET": "true",  # the events reach the step's log through dagster-dbt
+            "DBT_TARGET_PATH": os.fspath(target_path),
+            "DBT_LOG_PATH": os.fspath(target_path),
+            **({"DBT_PROFILES_DIR": profiles_dir} if profiles_dir else {}),
+            "DBT_PROJECT_DIR": str(project_dir),
+        }
+        if params.indirect_selection:
+            env["DBT_INDIRECT_SELECTION"] = params.indirect_selection
+        profile_args = [*(["--profile", self.profile] if self.profile else [])]
+        profile_args += ["--target", self.target] if self.target else []
+        command = [
+            self.dbt_executable,
+            *self.global_config_flags,
+            *cleaned_args,
+            *profile_args,
+            *params.selection_args,
+        ]
+        invocation = DbtCliInvocation(
+            process=InProcessDbt(command, env),  # type: ignore[arg-type]
+            manifest=params.manifest,
+            dagster_dbt_translator=params.dagster_dbt_translator,
+            project_dir=project_dir,
+            target_path=target_path,
+            raise_on_error=raise_on_error,
+            context=context,
+            adapter=None,
+            cli_version=self._cli_version,
+            project=params.dbt_project,
+        )
+        log.info("running dbt in this process: %s", invocation.dbt_command)
+        return invocation
 
 
 def build_dbt_project(settings: Settings) -> DbtProject:

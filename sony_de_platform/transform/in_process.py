@@ -1,0 +1,128 @@
+"""dbt run inside the step's own process, through dbt's programmatic entry point.
+
+dagster-dbt starts a `dbt` process for every dbt command: a new interpreter that imports
+dbt-core and its adapter again (5 to 7 s per step on 2 cores) and takes about a second to
+exit, in a step whose process has already imported dbt-core through dagster-dbt
+(benchmarks: section orchestration). `InProcessDbt` runs the same command line with
+`dbtRunner` on a thread of the step's process instead, and looks like the
+`subprocess.Popen` dagster-dbt reads: dbt's structured events arrive on `stdout` as the
+JSON lines `dbt --log-format json` prints, so dagster-dbt turns them into materializations
+and check results exactly as it does for a subprocess.
+
+What differs from a subprocess:
+- dbt reads its flags and `env_var()` from the process environment: the invocation's
+  environment is set for its duration and restored after it (one invocation at a time per
+  process, which dbt requires of programmatic invocations anyway);
+- interrupting the step raises KeyboardInterrupt in dbt's thread, which dbt answers as it
+  answers Ctrl-C (it cancels its open queries);
+- dbt-duckdb keeps its database open between invocations in one process (for in-memory
+  databases): it is released after each one, so the warehouse file is free again for the
+  platform's own sessions and for other processes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import queue
+import threading
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sony_de_platform.transform.project import scoped_environment
+
+_ONE_AT_A_TIME = threading.Lock()  # dbt's global state holds one invocation per process
+_END = object()
+
+
+class _EventLines:
+    """The `stdout` of the invocation: dbt's events as JSON lines (bytes), then the end."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[Any] = queue.Queue()
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self.closed:
+            line = self.lines.get()
+            if line is _END:
+                self.closed = True
+                return
+            yield line
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> _EventLines:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class InProcessDbt:
+    """`dbt <args>` on a thread of this process, with the `subprocess.Popen` interface
+    dagster-dbt uses (args, stdout, wait, poll, returncode, send_signal). The exit code is
+    the CLI's: 0 success, 1 a node failed, 2 dbt itself failed."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
+        self.args = list(args)
+        self.stdout = _EventLines()
+        self.returncode: int | None = None
+        self._env = dict(env)
+        self._thread = threading.Thread(target=self._invoke, name="dbt", daemon=True)
+        self._thread.start()
+
+    def _emit(self, message: Any) -> None:
+        from dbt_common.events.functions import msg_to_dict
+
+        self.stdout.lines.put(json.dumps(msg_to_dict(message), default=str).encode())
+
+    def _invoke(self) -> None:
+        from dbt.cli.main import dbtRunner
+
+        code = 2
+        try:
+            with _ONE_AT_A_TIME, scoped_environment(self._env):
+                try:
+                    result = dbtRunner(callbacks=[self._emit]).invoke(self.args[1:])
+                finally:
+                    release_adapter_connections()
+            if result.success:
+                code = 0
+            elif result.exception is None:
+                code = 1  # dbt ran, and a model, test or snapshot failed
+            else:
+                self.stdout.lines.put(f"dbt failed: {result.exception!r}".encode())
+        except BaseException:  # reported like a crashed process: its traceback, exit code 2
+            self.stdout.lines.put(traceback.format_exc().encode())
+        finally:
+            self.returncode = code
+            self.stdout.lines.put(_END)
+
+    def poll(self) -> int | None:
+        return None if self._thread.is_alive() else self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"dbt {' '.join(self.args[1:3])} still running after {timeout}s")
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, _signal: int) -> None:
+        """Interrupt dbt as Ctrl-C does: KeyboardInterrupt in its thread."""
+        if self._thread.ident is not None and self._thread.is_alive():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread.ident), ctypes.py_object(KeyboardInterrupt)
+            )
+
+
+def release_adapter_connections() -> None:
+    """Close the database dbt-duckdb keeps open after an invocation (no-op elsewhere)."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb is not installed
+        return
+    DuckDBConnectionManager.close_all_connections()

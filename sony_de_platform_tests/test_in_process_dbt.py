@@ -1,0 +1,125 @@
+"""dbt run inside the step's process: the same events dagster-dbt reads from a `dbt`
+subprocess, the CLI's exit codes, the warehouse file released after each invocation, and
+an interrupt that stops dbt."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, Settings, dbt_profile_env
+from sony_de_platform.transform.in_process import InProcessDbt
+from sony_de_platform.transform.project import (
+    PlatformDbtCliResource,
+    dbt_executable,
+    scoped_environment,
+)
+from sony_de_platform.warehouse import build_warehouse
+
+
+@pytest.fixture
+def dbt(settings: Settings):
+    with build_warehouse(settings).session():
+        pass  # the warehouse file exists
+    resource = PlatformDbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR),
+        target=settings.dbt_target,
+        dbt_executable=dbt_executable(),
+    )
+    with scoped_environment(dbt_profile_env(Engine.DUCKDB, settings.warehouse_path)):
+        yield resource
+
+
+def _events(invocation) -> list[dict]:
+    return [event.raw_event for event in invocation.stream_raw_events()]
+
+
+def test_dbt_runs_in_this_process_and_streams_the_cli_json_events(dbt, tmp_path: Path):
+    invocation = dbt.cli(
+        ["ls", "--select", "dim_fans", "--resource-type", "model"], target_path=tmp_path / "ls"
+    )
+    events = _events(invocation)
+
+    assert isinstance(invocation.process, InProcessDbt)
+    assert invocation.process.returncode == 0 and invocation.is_successful()
+    assert {event["info"]["pid"] for event in events} == {os.getpid()}
+    names = [event["info"]["name"] for event in events]
+    assert names[0] == "MainReportVersion" and "CommandCompleted" in names
+    listed = [event["info"]["msg"] for event in events if event["info"]["name"] == "PrintEvent"]
+    assert listed == ["sony_de.silver.dims.dim_fans"]
+    assert (tmp_path / "ls" / "dbt.log").exists()  # dbt's own log, per invocation
+
+
+def test_a_dbt_error_is_exit_code_2_and_raised_with_dbts_message(dbt, tmp_path: Path):
+    invocation = dbt.cli(
+        ["compile", "--inline", "select {{ no_such_macro() }}"], target_path=tmp_path / "bad"
+    )
+    with pytest.raises(DagsterDbtCliRuntimeError, match="no_such_macro"):
+        _events(invocation)
+    assert invocation.process.returncode == 2
+    assert not invocation.is_successful()
+
+
+def test_a_failing_model_is_exit_code_1(dbt, tmp_path: Path):
+    invocation = dbt.cli(
+        ["run", "--select", "stg_title_metadata"],  # its RAW source does not exist yet
+        target_path=tmp_path / "run",
+        raise_on_error=False,
+    )
+    events = _events(invocation)
+    assert invocation.process.returncode == 1
+    assert any(e["info"]["level"] == "error" for e in events)
+
+
+def test_the_warehouse_file_is_free_for_another_process_after_an_invocation(
+    dbt, settings: Settings, tmp_path: Path
+):
+    invocation = dbt.cli(
+        ["show", "--inline", "select 41 + 1 as answer"], target_path=tmp_path / "q"
+    )
+    shown = [
+        e["data"].get("preview") for e in _events(invocation) if e["info"]["name"] == "ShowNode"
+    ]
+    assert shown and "42" in shown[0]  # dbt queried the warehouse
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1')",
+            str(settings.warehouse_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert opened.returncode == 0, opened.stderr  # dbt-duckdb's handle was released
+
+
+def test_an_interrupt_stops_dbt_as_ctrl_c_does(settings: Settings, tmp_path: Path):
+    spin = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    env = {
+        **os.environ,
+        **dbt_profile_env(Engine.DUCKDB, settings.warehouse_path),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_TARGET_PATH": str(tmp_path / "spin"),
+        "DBT_LOG_PATH": str(tmp_path / "spin"),
+        "DBT_QUIET": "true",
+    }
+    process = InProcessDbt([dbt_executable(), "compile", "--inline", spin], env)
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    time.sleep(5)
+    assert process.poll() is None, "the spin ended on its own"
+    process.send_signal(2)
+    assert process.wait(timeout=60) != 0
+    reader.join(timeout=10)
+    assert not reader.is_alive() and process.stdout.closed
