@@ -99,7 +99,12 @@ def _run_dbt(
 
 
 def _dbt_asset(
-    project: DbtProject, engine: Engine, name: str, description: str, **selection: str
+    project: DbtProject,
+    engine: Engine,
+    translator: MedallionTranslator,
+    name: str,
+    description: str,
+    **selection: str,
 ) -> AssetsDefinition:
     def build(
         context: AssetExecutionContext,
@@ -113,7 +118,7 @@ def _dbt_asset(
     return dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=MedallionTranslator(),
+        dagster_dbt_translator=translator,
         name=name,
         pool=WAREHOUSE_POOL if engine is Engine.DUCKDB else None,
         **selection,
@@ -126,10 +131,12 @@ def build_dbt_assets(project: DbtProject, engine: Engine) -> list[AssetsDefiniti
     Silver and Gold are separate steps so that Silver's blocking checks (data metric
     functions, ERROR dbt tests) run between them: Gold is never built on bad Silver data.
     """
+    translator = MedallionTranslator()  # one, so each node's spec is resolved once
     return [
         _dbt_asset(
             project,
             engine,
+            translator,
             "silver_dbt_models",
             "Staging views, dimensions and facts (Silver), with their tests.",
             select=SILVER_SELECTION,
@@ -137,6 +144,7 @@ def build_dbt_assets(project: DbtProject, engine: Engine) -> list[AssetsDefiniti
         _dbt_asset(
             project,
             engine,
+            translator,
             "gold_dbt_models",
             "Aggregates (Gold), with their tests; built once Silver's blocking checks pass.",
             select=GOLD_SELECTION,
@@ -144,6 +152,7 @@ def build_dbt_assets(project: DbtProject, engine: Engine) -> list[AssetsDefiniti
         _dbt_asset(
             project,
             engine,
+            translator,
             "fan_profile_snapshots",
             "SCD2 history of fans' region and preferred genre (dbt snapshot), with tests.",
             select=SNAPSHOT_SELECTION,
