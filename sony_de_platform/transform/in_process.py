@@ -17,7 +17,10 @@ What differs from a subprocess:
   answers Ctrl-C (it cancels its open queries);
 - dbt-duckdb keeps its database open between invocations in one process (for in-memory
   databases): it is released after each one, so the warehouse file is free again for the
-  platform's own sessions and for other processes.
+  platform's own sessions and for other processes;
+- the project is parsed once per process and profile, and the parsed manifest handed to
+  the later invocations (dbt's "reusing objects" for programmatic invocations): each later
+  dbt step of a run skips loading the parse state and writing the parsed manifest.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from sony_de_platform.transform.project import scoped_environment
 
 _ONE_AT_A_TIME = threading.Lock()  # dbt's global state holds one invocation per process
 _END = object()
+# the dbt manifest parsed last, by a digest of the project files' state and the profile
+_PARSED: dict[str, Any] = {}
 
 
 class _EventLines:
@@ -66,11 +71,19 @@ class InProcessDbt:
     dagster-dbt uses (args, stdout, wait, poll, returncode, send_signal). The exit code is
     the CLI's: 0 success, 1 a node failed, 2 dbt itself failed."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        parse: tuple[str, Sequence[str]] | None = None,
+    ) -> None:
+        """`parse`: (key, the `dbt parse` arguments) to run the command with the manifest
+        parsed once for `key` (parsed now if this process has none for it)."""
         self.args = list(args)
         self.stdout = _EventLines()
         self.returncode: int | None = None
         self._env = dict(env)
+        self._parse = parse
         self._thread = threading.Thread(target=self._invoke, name="dbt", daemon=True)
         self._thread.start()
 
@@ -86,7 +99,10 @@ class InProcessDbt:
         try:
             with _ONE_AT_A_TIME, scoped_environment(self._env):
                 try:
-                    result = dbtRunner(callbacks=[self._emit]).invoke(self.args[1:])
+                    manifest = self._parsed_manifest()
+                    result = dbtRunner(manifest=manifest, callbacks=[self._emit]).invoke(
+                        self.args[1:]
+                    )
                 finally:
                     release_adapter_connections()
             if result.success:
@@ -100,6 +116,22 @@ class InProcessDbt:
         finally:
             self.returncode = code
             self.stdout.lines.put(_END)
+
+    def _parsed_manifest(self) -> Any:
+        """The manifest parsed for this invocation's key, or None: the command then parses
+        the project itself (and reports a parse error as it always does)."""
+        from dbt.cli.main import dbtRunner
+
+        if self._parse is None:
+            return None
+        key, parse_args = self._parse
+        if key not in _PARSED:
+            parsed = dbtRunner().invoke(list(parse_args))
+            if not parsed.success:
+                return None
+            _PARSED.clear()  # one project state per process is enough: keep memory flat
+            _PARSED[key] = parsed.result
+        return _PARSED[key]
 
     def poll(self) -> int | None:
         return None if self._thread.is_alive() else self.returncode
