@@ -37,6 +37,7 @@ from sony_de_platform.transform.project import scoped_environment
 
 _ONE_AT_A_TIME = threading.Lock()  # dbt's global state holds one invocation per process
 _END = object()
+_LEVELS = {"debug": 0, "info": 1, "warn": 2, "error": 3, "none": 4}  # dbt's log levels
 # the dbt manifest parsed last, by a digest of the project files' state and the profile
 _PARSED: dict[str, Any] = {}
 
@@ -84,12 +85,18 @@ class InProcessDbt:
         self.returncode: int | None = None
         self._env = dict(env)
         self._parse = parse
+        self._stdout_level = _LEVELS.get(self._env.get("DBT_LOG_LEVEL", "info").lower(), 1)
         self._thread = threading.Thread(target=self._invoke, name="dbt", daemon=True)
         self._thread.start()
 
     def _emit(self, message: Any) -> None:
+        """One dbt event, as the line a `dbt` process would print: only events at or above
+        the stdout log level (DBT_LOG_LEVEL, default info), as there. The debug events (every
+        SQL statement, connection and cache step: nine in ten) stay in dbt.log."""
         from dbt_common.events.functions import msg_to_dict
 
+        if _LEVELS.get(message.info.level, 0) < self._stdout_level:
+            return
         self.stdout.lines.put(json.dumps(msg_to_dict(message), default=str).encode())
 
     def _invoke(self) -> None:
