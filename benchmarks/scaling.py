@@ -88,8 +88,9 @@ def run(config: BenchConfig) -> SectionResult:
         )
     result.notes = [
         "Medians of the runs at each scale (table). Peak memory: the larger of the process tree's "
-        "summed resident set (sampled every 50 ms: the Dagster process and the dbt processes "
-        "it starts) and the largest single process's kernel high-water mark.",
+        "summed resident set (sampled every 50 ms: the Dagster process, which runs dbt in its "
+        "own process, or the bare sequence and its `dbt` process) and the largest single "
+        "process's kernel high-water mark.",
         *(
             f"time({step['scales']}) = **{step['time_ratio']:.2f}** for {step['rows_ratio']:.2f}× "
             f"the rows (memory {step['memory_ratio']:.2f}×)"

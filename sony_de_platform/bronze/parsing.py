@@ -22,6 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from sony_de_platform.bronze.feeds import Feed, FileFormat
 
 _BOM = b"\xef\xbb\xbf"
@@ -189,8 +191,6 @@ def read_csv(feed: Feed, data: bytes) -> Iterator[Record]:
 
 
 def read_parquet(feed: Feed, path: Path) -> Iterator[Record]:
-    import duckdb  # on first use: the code location loads without it (benchmarks: startup)
-
     with duckdb.connect() as connection:
         try:
             cursor = connection.execute("SELECT * FROM read_parquet(?)", [str(path)])
