@@ -16,7 +16,6 @@ import pytest
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, Settings, dbt_profile_env
-from sony_de_platform.transform import project
 from sony_de_platform.transform.in_process import InProcessDbt
 from sony_de_platform.transform.project import (
     PlatformDbtCliResource,
@@ -41,6 +40,11 @@ def dbt(settings: Settings):
 
 def _events(invocation) -> list[dict]:
     return [event.raw_event for event in invocation.stream_raw_events()]
+
+
+def _event_names(target: Path) -> list[str]:
+    """The events dbt logged to the invocation's own dbt.log."""
+    return [json.loads(line)["info"]["name"] for line in (target / "dbt.log").open()]
 
 
 def test_dbt_runs_in_this_process_and_streams_the_cli_json_events(dbt, tmp_path: Path):
@@ -128,41 +132,3 @@ def test_an_interrupt_stops_dbt_as_ctrl_c_does(settings: Settings, tmp_path: Pat
     assert process.wait(timeout=60) != 0
     reader.join(timeout=10)
     assert not reader.is_alive() and process.stdout.closed
-
-
-def _event_names(target: Path) -> list[str]:
-    """The events dbt logged to the invocation's own dbt.log."""
-    return [json.loads(line)["info"]["name"] for line in (target / "dbt.log").open()]
-
-
-def test_later_builds_reuse_the_project_parsed_once_until_a_file_changes(
-    dbt, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    with build_warehouse(settings).session() as session:
-        session.execute("CREATE SCHEMA IF NOT EXISTS RAW")
-        session.execute(
-            "CREATE TABLE RAW.RAW_TITLE_METADATA AS SELECT 'TT-1' AS title_id, "
-            "'A' AS title_name, 'Saga' AS franchise, 'drama' AS genre, "
-            "'2020-01-01' AS release_date, '7.5' AS imdb_score, '120' AS runtime_minutes, "
-            "'PG' AS mpaa_rating, '1000' AS budget_usd, 1 AS _ingest_seq, "
-            "now()::TIMESTAMP AS _loaded_at"
-        )
-    select = ["--select", "stg_title_metadata", "--resource-type", "model"]
-    first, second = tmp_path / "first", tmp_path / "second"
-    _events(dbt.cli(["build", *select], target_path=first))
-    _events(dbt.cli(["build", *select], target_path=second))
-
-    # dbt's log of the first step: a parse (it checks the parse state: StateCheckVarsHash),
-    # then the build; the second step ran its build on that manifest, without a parse
-    first_events, second_events = _event_names(first), _event_names(second)
-    assert first_events.count("StateCheckVarsHash") == 1
-    assert first_events.count("CommandCompleted") == 2
-    assert "StateCheckVarsHash" not in second_events
-    assert second_events.count("CommandCompleted") == 1
-    assert second_events.count("NodeFinished") == 1
-
-    # a project whose files changed (a newer modification time) is parsed again
-    monkeypatch.setattr(project, "_newest_source_mtime", lambda _folder: 4_102_444_800.0)
-    third = tmp_path / "third"
-    _events(dbt.cli(["build", *select], target_path=third))
-    assert _event_names(third).count("StateCheckVarsHash") == 1

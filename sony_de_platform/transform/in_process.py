@@ -17,10 +17,7 @@ What differs from a subprocess:
   answers Ctrl-C (it cancels its open queries);
 - dbt-duckdb keeps its database open between invocations in one process (for in-memory
   databases): it is released after each one, so the warehouse file is free again for the
-  platform's own sessions and for other processes;
-- the project is parsed once per process and profile, and the parsed manifest handed to
-  the later invocations (dbt's "reusing objects" for programmatic invocations): each later
-  dbt step of a run skips loading the parse state and writing the parsed manifest.
+  platform's own sessions and for other processes.
 """
 
 from __future__ import annotations
@@ -38,8 +35,6 @@ from sony_de_platform.transform.project import scoped_environment
 _ONE_AT_A_TIME = threading.Lock()  # dbt's global state holds one invocation per process
 _END = object()
 _LEVELS = {"debug": 0, "info": 1, "warn": 2, "error": 3, "none": 4}  # dbt's log levels
-# the dbt manifest parsed last, by a digest of the project files' state and the profile
-_PARSED: dict[str, Any] = {}
 
 
 class _EventLines:
@@ -72,19 +67,11 @@ class InProcessDbt:
     dagster-dbt uses (args, stdout, wait, poll, returncode, send_signal). The exit code is
     the CLI's: 0 success, 1 a node failed, 2 dbt itself failed."""
 
-    def __init__(
-        self,
-        args: Sequence[str],
-        env: Mapping[str, str],
-        parse: tuple[str, Sequence[str]] | None = None,
-    ) -> None:
-        """`parse`: (key, the `dbt parse` arguments) to run the command with the manifest
-        parsed once for `key` (parsed now if this process has none for it)."""
+    def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
         self.args = list(args)
         self.stdout = _EventLines()
         self.returncode: int | None = None
         self._env = dict(env)
-        self._parse = parse
         self._stdout_level = _LEVELS.get(self._env.get("DBT_LOG_LEVEL", "info").lower(), 1)
         self._thread = threading.Thread(target=self._invoke, name="dbt", daemon=True)
         self._thread.start()
@@ -106,10 +93,7 @@ class InProcessDbt:
         try:
             with _ONE_AT_A_TIME, scoped_environment(self._env):
                 try:
-                    manifest = self._parsed_manifest()
-                    result = dbtRunner(manifest=manifest, callbacks=[self._emit]).invoke(
-                        self.args[1:]
-                    )
+                    result = dbtRunner(callbacks=[self._emit]).invoke(self.args[1:])
                 finally:
                     release_adapter_connections()
             if result.success:
@@ -123,22 +107,6 @@ class InProcessDbt:
         finally:
             self.returncode = code
             self.stdout.lines.put(_END)
-
-    def _parsed_manifest(self) -> Any:
-        """The manifest parsed for this invocation's key, or None: the command then parses
-        the project itself (and reports a parse error as it always does)."""
-        from dbt.cli.main import dbtRunner
-
-        if self._parse is None:
-            return None
-        key, parse_args = self._parse
-        if key not in _PARSED:
-            parsed = dbtRunner().invoke(list(parse_args))
-            if not parsed.success:
-                return None
-            _PARSED.clear()  # one project state per process is enough: keep memory flat
-            _PARSED[key] = parsed.result
-        return _PARSED[key]
 
     def poll(self) -> int | None:
         return None if self._thread.is_alive() else self.returncode

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import shutil
@@ -25,12 +24,6 @@ log = logging.getLogger(__name__)
 
 _IGNORED_DIRS = {"target", "logs", "dbt_packages"}
 PARSE_STATE = "partial_parse.msgpack"  # dbt's partial-parsing state, in its target folder
-# Commands run with the project as parsed once per process (in_process.InProcessDbt); the
-# parse depends on the project's files and on the environment the profile and the project
-# read (SONY_DE_* and SNOWFLAKE_* variables). `compile`/`show` may add an inline node to the
-# manifest, so they parse for themselves.
-REUSES_PARSED_PROJECT = frozenset({"build", "run", "test", "snapshot", "seed"})
-PARSE_ENVIRONMENT_PREFIXES = ("SONY_DE_", "SNOWFLAKE_")
 
 
 @contextmanager
@@ -154,19 +147,8 @@ class PlatformDbtCliResource(DbtCliResource):
             *profile_args,
             *params.selection_args,
         ]
-        parse = None
-        if cleaned_args and cleaned_args[0] in REUSES_PARSED_PROJECT:
-            relevant = sorted(
-                (name, value)
-                for name, value in env.items()
-                if name.startswith(PARSE_ENVIRONMENT_PREFIXES)
-            )
-            state = (str(project_dir), profiles_dir, profile_args, relevant)
-            state += (_newest_source_mtime(project_dir),)
-            key = hashlib.sha256(repr(state).encode()).hexdigest()  # holds no credential
-            parse = (key, ["parse", *self.global_config_flags, *profile_args])
         invocation = DbtCliInvocation(
-            process=InProcessDbt(command, env, parse),  # type: ignore[arg-type]
+            process=InProcessDbt(command, env),  # type: ignore[arg-type]
             manifest=params.manifest,
             dagster_dbt_translator=params.dagster_dbt_translator,
             project_dir=project_dir,
