@@ -59,9 +59,26 @@ def _rows(warehouse: ReplayedWarehouse) -> dict[str, int]:
     return counts
 
 
-def _run_platform(warehouse: ReplayedWarehouse) -> dict[str, Any]:
+def _kept_state(root: Path) -> Path:
+    """Where the last partial-parse state dbt wrote for this pipeline root is kept. A
+    deployment keeps its own (its profile holds its warehouse path): without this, a run at
+    another scale in between made the next one parse the whole project, on either side."""
+    return root.with_name(f"{root.name}.{PARSE_STATE}")
+
+
+def _copy_state(source: Path, target: Path) -> None:
+    """Replace `target` with `source` atomically (a dbt step may read it concurrently)."""
+    if source.exists():
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+
+
+def _run_platform(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     from dagster import DagsterEventType, DagsterInstance
 
+    project_state = warehouse.settings.dbt_target_path / PARSE_STATE
+    _copy_state(_kept_state(root), project_state)  # the state the dbt steps start from
     started = time.monotonic()
     from sony_de_platform.definitions import defs  # builds them from this process's settings
     from sony_de_platform.jobs import MEDALLION_FULL_BUILD
@@ -89,6 +106,7 @@ def _run_platform(warehouse: ReplayedWarehouse) -> dict[str, Any]:
                 step_started[event.step_key] = entry.timestamp
             elif event.event_type is DagsterEventType.STEP_SUCCESS:
                 steps[event.step_key] = round(entry.timestamp - step_started[event.step_key], 3)
+    _copy_state(project_state, _kept_state(root))
     return {
         "definitions_seconds": round(definitions_seconds, 3),
         "materialize_seconds": round(seconds, 3),
@@ -102,10 +120,11 @@ def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     # A hand-run project keeps its partial-parse state between builds, as the platform's
     # dbt steps keep theirs (keep_partial_parse): the previous bare build's, else the
     # project's. dbt parses the whole project when the state's profile differs.
-    kept = root.with_name(f"{root.name}.{PARSE_STATE}")
-    state = kept if kept.exists() else warehouse.settings.dbt_target_path / PARSE_STATE
-    if state.exists():
-        shutil.copy(state, target / PARSE_STATE)
+    kept = _kept_state(root)
+    _copy_state(
+        kept if kept.exists() else warehouse.settings.dbt_target_path / PARSE_STATE,
+        target / PARSE_STATE,
+    )
     started = time.monotonic()
     bronze_seconds = warehouse.load_bronze()
     dbt_started = time.monotonic()
@@ -119,8 +138,7 @@ def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     finished = time.monotonic()
     if completed.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{completed.stdout[-4000:]}")
-    if (target / PARSE_STATE).exists():
-        shutil.copy(target / PARSE_STATE, kept)
+    _copy_state(target / PARSE_STATE, kept)
     return {
         "materialize_seconds": round(finished - started, 3),
         "steps": {
@@ -134,7 +152,7 @@ def child_main(argv: list[str]) -> int:
     kind, root, generated = argv[0], Path(argv[1]), Path(argv[2])
     warehouse = ReplayedWarehouse(root, generated)
     landed = warehouse.land_all()
-    report = _run_platform(warehouse) if kind == "platform" else _run_bare(warehouse, root)
+    report = _run_platform(warehouse, root) if kind == "platform" else _run_bare(warehouse, root)
     print(json.dumps({"kind": kind, "files": landed, **report, **_rows(warehouse)}))
     return 0
 
