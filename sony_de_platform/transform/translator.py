@@ -38,11 +38,7 @@ class MedallionTranslator(DagsterDbtTranslator):
     """
 
     def __init__(self) -> None:
-        super().__init__(
-            settings=DagsterDbtTranslatorSettings(
-                enable_asset_checks=True, enable_source_tests_as_checks=True
-            )
-        )
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
         # dagster-dbt asks for a node's spec again for every node that depends on it; the
         # layer, owners and lag are applied once per node (benchmarks: section startup)
         self._medallion_specs: dict[tuple[int, str, int], AssetSpec] = {}
