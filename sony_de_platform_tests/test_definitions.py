@@ -142,6 +142,17 @@ def test_daily_schedule_materializes_the_whole_graph(defs: Definitions) -> None:
     assert set(job.asset_layer.selected_asset_keys) == BRONZE | SILVER | GOLD | ROUTED | GOVERNANCE
 
 
+def test_the_full_build_runs_each_dbt_step_once(defs: Definitions) -> None:
+    """Every dbt step of the daily build is one dbt invocation: Dagster splits an op into
+    `<op>_2` when its checks or assets must run at two points of the graph (as dbt source
+    tests on Bronze assets, owned by the Silver op, made it do)."""
+    from dagster._core.execution.api import create_execution_plan
+
+    plan = create_execution_plan(defs.resolve_job_def("medallion_full_build"))
+    dbt_steps = sorted(key for key in plan.step_keys_to_execute if "dbt" in key or "snap" in key)
+    assert dbt_steps == ["fan_profile_snapshots", "gold_dbt_models", "silver_dbt_models"]
+
+
 def test_governance_runs_after_every_layer(defs: Definitions) -> None:
     """The published copy is downstream of everything, so it is written at the end of a build."""
     graph = defs.resolve_asset_graph()
