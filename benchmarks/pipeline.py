@@ -35,7 +35,7 @@ from benchmarks.sections import DEFAULT_SCALE, BenchConfig, landing_inputs, medi
 from sony_de_platform.bronze.feeds import RAW_SCHEMA
 from sony_de_platform.demo import DEV_INSTANCE_CONFIG, generated_landing_data
 from sony_de_platform.settings import Engine, dbt_profile_env
-from sony_de_platform.transform.project import PARSE_STATE, dbt_executable
+from sony_de_platform.transform.project import PARSE_STATE, dbt_executable, replace_atomically
 
 KINDS = ("platform", "bare")
 SILVER_GOLD_SCHEMAS = ("DIMS", "FACTS", "STUDIO_OPS", "MARKETING")
@@ -66,19 +66,11 @@ def _kept_state(root: Path) -> Path:
     return root.with_name(f"{root.name}.{PARSE_STATE}")
 
 
-def _copy_state(source: Path, target: Path) -> None:
-    """Replace `target` with `source` atomically (a dbt step may read it concurrently)."""
-    if source.exists():
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-
-
 def _run_platform(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     from dagster import DagsterEventType, DagsterInstance
 
     project_state = warehouse.settings.dbt_target_path / PARSE_STATE
-    _copy_state(_kept_state(root), project_state)  # the state the dbt steps start from
+    replace_atomically(_kept_state(root), project_state)  # the state the dbt steps start from
     started = time.monotonic()
     from sony_de_platform.definitions import defs  # builds them from this process's settings
     from sony_de_platform.jobs import MEDALLION_FULL_BUILD
@@ -106,7 +98,7 @@ def _run_platform(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
                 step_started[event.step_key] = entry.timestamp
             elif event.event_type is DagsterEventType.STEP_SUCCESS:
                 steps[event.step_key] = round(entry.timestamp - step_started[event.step_key], 3)
-    _copy_state(project_state, _kept_state(root))
+    replace_atomically(project_state, _kept_state(root))
     return {
         "definitions_seconds": round(definitions_seconds, 3),
         "materialize_seconds": round(seconds, 3),
@@ -121,7 +113,7 @@ def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     # dbt steps keep theirs (keep_partial_parse): the previous bare build's, else the
     # project's. dbt parses the whole project when the state's profile differs.
     kept = _kept_state(root)
-    _copy_state(
+    replace_atomically(
         kept if kept.exists() else warehouse.settings.dbt_target_path / PARSE_STATE,
         target / PARSE_STATE,
     )
@@ -138,7 +130,7 @@ def _run_bare(warehouse: ReplayedWarehouse, root: Path) -> dict[str, Any]:
     finished = time.monotonic()
     if completed.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{completed.stdout[-4000:]}")
-    _copy_state(target / PARSE_STATE, kept)
+    replace_atomically(target / PARSE_STATE, kept)
     return {
         "materialize_seconds": round(finished - started, 3),
         "steps": {

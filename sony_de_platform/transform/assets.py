@@ -1,6 +1,5 @@
 """Silver and Gold: the dbt models (with their tests as checks) and the SCD2 snapshot."""
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,11 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from sony_de_platform.bronze.assets import WAREHOUSE_POOL
 from sony_de_platform.settings import Engine
 from sony_de_platform.transform.cli_args import DbtRunConfig, dbt_build_args
-from sony_de_platform.transform.project import PARSE_STATE, scoped_environment
+from sony_de_platform.transform.project import (
+    PARSE_STATE,
+    replace_atomically,
+    scoped_environment,
+)
 from sony_de_platform.transform.test_results import record_test_results, test_result_rows
 from sony_de_platform.transform.translator import MedallionTranslator
 from sony_de_platform.warehouse import Warehouse, retry_when_busy
@@ -27,8 +30,9 @@ KEPT_INVOCATIONS = 10  # per dbt step: the artifacts of its newest invocations
 
 
 def partial_parse_env(project: DbtProject) -> dict[str, str]:
-    """dagster-dbt gives each invocation its own target folder below DBT_TARGET_PATH and
-    copies `partial_parse.msgpack` into it from there (default `target`). The project's
+    """Each dbt invocation gets its own target folder below DBT_TARGET_PATH, and the
+    partial-parse state is copied into it from there (default `target`;
+    PlatformDbtCliResource.cli, as dagster-dbt does). The project's
     artifacts live in target/<engine target> (where `ensure_manifest` parses), so without
     this every dbt step parsed the whole project again (benchmarks: section orchestration)."""
     return {"DBT_TARGET_PATH": str(project.project_dir / project.target_path)}
@@ -40,13 +44,9 @@ def keep_partial_parse(project: DbtProject, invocation_target: Path) -> None:
     path); the invocation then writes the new state in its own folder, and the next step
     starts from it instead of parsing again. Replaced atomically: a concurrent copy reads
     one state or the other, and dbt checks whichever it gets before using it."""
-    state = invocation_target / PARSE_STATE
-    if not state.exists():
-        return
-    kept = project.project_dir / project.target_path / PARSE_STATE
-    partial = kept.with_name(f".{PARSE_STATE}.{os.getpid()}.partial")
-    shutil.copyfile(state, partial)
-    os.replace(partial, kept)
+    replace_atomically(
+        invocation_target / PARSE_STATE, project.project_dir / project.target_path / PARSE_STATE
+    )
 
 
 def prune_invocation_artifacts(invocation_target: Path, keep: int = KEPT_INVOCATIONS) -> None:

@@ -26,6 +26,16 @@ _IGNORED_DIRS = {"target", "logs", "dbt_packages"}
 PARSE_STATE = "partial_parse.msgpack"  # dbt's partial-parsing state, in its target folder
 
 
+def replace_atomically(source: Path, target: Path) -> None:
+    """Replace `target` with a copy of `source` (if it exists) in one rename: a concurrent
+    reader gets the old file or the new one, never half of it."""
+    if not source.exists():
+        return
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
 @contextmanager
 def scoped_environment(values: Mapping[str, str]) -> Iterator[None]:
     """Set environment variables for one dbt invocation, then restore them, so that one
@@ -62,22 +72,16 @@ def dbt_executable() -> str:
 
 
 class PlatformDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two costs every dbt step paid for features the
-    platform does not use (benchmarks: section orchestration):
-
-    - the version of the dbt executable, asked from a `dbt --version` subprocess: the
-      executable is the one installed beside this interpreter (`dbt_executable`), so its
-      version is the installed dbt-core's;
-    - a dbt adapter built in the step's own process, project, profile and every macro
-      loaded, which dagster-dbt needs only to fetch row counts or column metadata.
-    """
+    """dagster-dbt's resource with dbt run inside the step's process (`cli`), and without
+    two costs every dbt step paid for features the platform does not use (benchmarks:
+    section orchestration): the version of the dbt executable, asked from a `dbt --version`
+    subprocess (the installed dbt-core's is the one that runs), and a dbt adapter built in
+    the step's process, which dagster-dbt needs only to fetch row counts or column metadata
+    (`cli` builds none)."""
 
     @cached_property
     def _cli_version(self) -> Version:
         return Version(version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        return None
 
     def cli(  # type: ignore[override]
         self,
@@ -138,7 +142,7 @@ class PlatformDbtCliResource(DbtCliResource):
         }
         if params.indirect_selection:
             env["DBT_INDIRECT_SELECTION"] = params.indirect_selection
-        profile_args = [*(["--profile", self.profile] if self.profile else [])]
+        profile_args = ["--profile", self.profile] if self.profile else []
         profile_args += ["--target", self.target] if self.target else []
         command = [
             self.dbt_executable,
