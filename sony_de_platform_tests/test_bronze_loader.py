@@ -92,11 +92,14 @@ def test_bad_lines_are_quarantined_with_reasons_and_counts_reconcile(
         "ORDER BY _ingest_seq",
     )
     assert [line for line, *_ in loaded] == [1, 3, 5, 7, 9]
-    assert [seq for *_, seq in loaded] == [1, 2, 3, 4, 5]
+    # the sequence numbers every line read; a quarantined line leaves its number unused
+    assert [seq for *_, seq in loaded] == [1, 3, 5, 7, 9]
     ledger = rows(
-        warehouse, "SELECT lines_read, rows_loaded, rows_quarantined FROM RAW.LOAD_LEDGER"
+        warehouse,
+        "SELECT lines_read, rows_loaded, rows_quarantined, first_ingest_seq, last_ingest_seq "
+        "FROM RAW.LOAD_LEDGER",
     )
-    assert ledger == [(9, 5, 4)]
+    assert ledger == [(9, 5, 4, 1, 9)]
 
 
 def test_values_are_kept_as_received_text(warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
@@ -149,6 +152,50 @@ def test_loading_the_same_folder_twice_adds_nothing_and_a_new_file_adds_its_rows
         (7, 7)
     ]
     assert rows(warehouse, "SELECT COUNT(*) FROM RAW.LOAD_LEDGER") == [(2,)]
+
+
+def test_files_loaded_together_are_numbered_in_file_order_whoever_parsed_them(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    """One batch: DuckDB stages a.jsonl and c.jsonl, Python reads b.jsonl (not UTF-8); each
+    line gets the next ingest sequence number in file order, used or not."""
+    landing = tmp_path / "landing"
+    folder = landing / "fan_interactions"
+    write_jsonl(folder / "a.jsonl", [json.dumps(interaction(1)), "not json", "{}"])
+    (folder / "b.jsonl").write_bytes(
+        json.dumps(interaction(2)).encode() + b"\n" + b'{"fan_id": "\xff"}\n'
+    )
+    write_jsonl(folder / "c.jsonl", [json.dumps(interaction(3)), json.dumps(interaction(4))])
+
+    results = load(warehouse, FAN_INTERACTIONS, landing)
+
+    assert [(r.lines_read, r.rows_loaded, r.rows_quarantined) for r in results] == [
+        (3, 1, 2),
+        (2, 1, 1),
+        (2, 2, 0),
+    ]
+    assert rows(
+        warehouse,
+        "SELECT _source_file, _line_number, _ingest_seq FROM RAW.RAW_FAN_INTERACTIONS "
+        "ORDER BY _ingest_seq",
+    ) == [
+        ("fan_interactions/a.jsonl", 1, 1),
+        ("fan_interactions/b.jsonl", 1, 4),
+        ("fan_interactions/c.jsonl", 1, 6),
+        ("fan_interactions/c.jsonl", 2, 7),
+    ]
+    assert rows(
+        warehouse,
+        "SELECT source_file, first_ingest_seq, last_ingest_seq FROM RAW.LOAD_LEDGER "
+        "ORDER BY source_file",
+    ) == [
+        ("fan_interactions/a.jsonl", 1, 1),
+        ("fan_interactions/b.jsonl", 4, 4),
+        ("fan_interactions/c.jsonl", 6, 7),
+    ]
+    assert (
+        len({load_id for (load_id,) in rows(warehouse, "SELECT load_id FROM RAW.LOAD_LEDGER")}) == 3
+    )
 
 
 def test_a_crash_mid_file_leaves_nothing_and_the_rerun_loads_it_once(

@@ -125,11 +125,13 @@ def _run_in_process(settings: Settings) -> int:
 
 
 def _slow_loader(warehouse_path: str, landing: str, marker: str) -> None:
-    """Load interactions, stalling inside the third file's transaction, once its rows are
-    appended, until killed."""
+    """Load interactions a file per transaction (batches of one file), stalling inside the
+    third file's transaction, once its rows are appended, until killed."""
+    from sony_de_platform.bronze import loader
     from sony_de_platform.warehouse.duckdb import DuckDBSession
 
-    real = DuckDBSession.append_staged
+    loader.STAGE_BATCH_BYTES = 1
+    real = DuckDBSession.append_landed
     calls = {"files": 0}
 
     def stalling(session, *args, **kwargs):
@@ -140,7 +142,7 @@ def _slow_loader(warehouse_path: str, landing: str, marker: str) -> None:
             time.sleep(600)
         return appended
 
-    DuckDBSession.append_staged = stalling
+    DuckDBSession.append_landed = stalling
     with DuckDBWarehouse(path=warehouse_path).session() as session:
         load_feed(session, FAN_INTERACTIONS, Path(landing))
 

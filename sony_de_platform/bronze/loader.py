@@ -2,9 +2,10 @@
 
 Each file is identified by the SHA-256 of its bytes in RAW.LOAD_LEDGER, so a file already
 loaded is skipped whatever its name. One file's good rows, its quarantined records and its
-ledger entry are written in one transaction: a crash leaves either all of them or none,
-and a re-run picks the file up again. For every file, lines read = rows loaded + rows
-quarantined.
+ledger entry are written in one transaction (shared by the files of one batch): a crash
+leaves either all of them or none, and a re-run picks the file up again. For every file,
+lines read = rows loaded + rows quarantined. Every line read takes the next `_ingest_seq`
+number in file order, loaded or not, so that the numbers need no sort to assign.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import hashlib
 import logging
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,8 +44,9 @@ from sony_de_platform.warehouse.landing import DoubtfulRecord, LandingFile, Stag
 log = logging.getLogger(__name__)
 
 # Landing files are parsed by the engine this many bytes at a time, several files at once so
-# that it parses them in parallel; each is still loaded in its own transaction.
-STAGE_BATCH_BYTES = 64 * 2**20
+# that it parses them in parallel, and their rows appended in one statement, which DuckDB
+# writes straight to the file in bulk (small appends go through its log, written twice).
+STAGE_BATCH_BYTES = 128 * 2**20
 
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("load_id", "VARCHAR"),
@@ -154,121 +158,148 @@ def _read(feed: Feed, path: Path, landing_dir: Path) -> tuple[bytes, FileLoad]:
     return data, FileLoad(feed.name, relative, hashlib.sha256(data).hexdigest())
 
 
+def _read_ahead(
+    feed: Feed, paths: list[Path], landing_dir: Path
+) -> Iterator[tuple[bytes, FileLoad]]:
+    """Each file's bytes and hash in order, read on a helper thread up to a batch ahead, so
+    that reading and hashing the next files overlaps the engine's work on this batch."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-read") as pool:
+        pending: deque[tuple[int, Future[tuple[bytes, FileLoad]]]] = deque()
+        ahead = 0
+        for path in paths:
+            size = path.stat().st_size
+            while pending and ahead + size > STAGE_BATCH_BYTES:
+                done_size, done = pending.popleft()
+                ahead -= done_size
+                yield done.result()
+            pending.append((size, pool.submit(_read, feed, path, landing_dir)))
+            ahead += size
+        while pending:
+            yield pending.popleft()[1].result()
+
+
 def _landing(feed: Feed, path: Path, data: bytes) -> LandingFile:
     return LandingFile(feed.file_format.value, path, data, feed.fields, feed.required_keys)
 
 
-def load_file(
-    session: Session, feed: Feed, path: Path, landing_dir: Path, run_id: str = ""
-) -> FileLoad:
-    """Load one landing file into its RAW table in one transaction (or skip it)."""
-    data, result = _read(feed, path, landing_dir)
-    if _skipped_as_loaded(session, feed, result):
-        return result
-    (staged,) = session.stage_landing_files([_landing(feed, path, data)])
-    try:
-        return _load_read_file(session, feed, path, data, result, staged, run_id)
-    finally:
-        session.discard_staged([staged])
+@dataclass
+class _LandedFile:
+    """A file of the batch being loaded: its bytes, its outcome, and its staging."""
+
+    path: Path
+    data: bytes
+    result: FileLoad
+    staged: StagedFile | None = None
 
 
-def _load_read_file(
-    session: Session,
-    feed: Feed,
-    path: Path,
-    data: bytes,
-    result: FileLoad,
-    staged: StagedFile | None,
-    run_id: str,
-) -> FileLoad:
-    """One transaction: the file's rows, its quarantined records and its ledger entry.
+def _load_batch(session: Session, feed: Feed, files: list[_LandedFile], run_id: str) -> None:
+    """One transaction: the files' rows, their quarantined records and ledger entries.
 
-    The engine parsed the file before (a reader error must not abort the transaction): only
+    The engine parsed the files before (a reader error must not abort the transaction): only
     the records it left doubtful reach Python, or all of them where it has no bulk reader.
+    All of the batch's rows go in one statement, so that the engine writes them once, in
+    bulk; each file is still all-or-nothing, as the whole batch is.
     """
-    records: Iterable[Record] = (
-        read_records(feed, path, data)
-        if staged is None
-        else (_decide(feed, doubtful) for doubtful in staged.doubtful)
-    )
-    relative = result.source_file
     with session.transaction():
-        if _skipped_as_loaded(session, feed, result):  # another writer got there first
-            return result
-
-        result.load_id = uuid.uuid4().hex
+        # another writer may have loaded a file since it was staged
+        loading = [file for file in files if not _skipped_as_loaded(session, feed, file.result)]
+        if not loading:
+            return
         loaded_at = _utc_now()
         table = qualified(RAW_SCHEMA, feed.table)
         base_seq = int(session.scalar(f"SELECT COALESCE(MAX(_ingest_seq), 0) FROM {table}"))
 
-        good: list[list[str | None]] = [[] for _ in feed.fields]
-        line_numbers: list[int] = []
-        rejected: list[RejectedRecord] = []
-        for record in records:
-            result.lines_read += 1
-            if isinstance(record, ParsedRecord):
-                line_numbers.append(record.line_number)
-                for column, value in zip(good, record.values, strict=True):
-                    column.append(value)
-            else:
-                rejected.append(record)
-                result.reasons[record.reason.split(":")[0]] += 1
-
-        columns: dict[str, list] = dict(zip(feed.fields, good, strict=True))
-        if staged is None:
-            loaded = len(line_numbers)
-            columns["_source_file"] = [relative] * loaded
-            columns["_line_number"] = line_numbers
-            columns["_load_id"] = [result.load_id] * loaded
-            columns["_loaded_at"] = [loaded_at] * loaded
-            columns["_ingest_seq"] = list(range(base_seq + 1, base_seq + loaded + 1))
-            result.rows_loaded = session.append_columns(table, columns)
-        else:
-            result.lines_read = staged.lines_read  # clean records never reach Python
-            columns["_line_number"] = line_numbers
-            result.rows_loaded = session.append_staged(
-                table, staged, columns, (relative, result.load_id, loaded_at), base_seq + 1
+        python_rows: dict[str, list] = {name: [] for name in (*feed.fields, "_line_number")}
+        positions: list[int] = []
+        rejected: list[tuple[FileLoad, RejectedRecord]] = []
+        seq_before: list[int] = []  # a record's _ingest_seq is its file's entry + its line
+        loaded_lines: list[tuple[int, int] | None] = []
+        next_seq = base_seq
+        for position, file in enumerate(loading):
+            result = file.result
+            result.load_id = uuid.uuid4().hex
+            records: Iterable[Record] = (
+                read_records(feed, file.path, file.data)
+                if file.staged is None
+                else (_decide(feed, doubtful) for doubtful in file.staged.doubtful)
             )
-        loaded = result.rows_loaded
+            lines = (
+                []
+                if file.staged is None or file.staged.clean_lines is None
+                else [*file.staged.clean_lines]
+            )
+            last_line = 0
+            for record in records:
+                result.lines_read += 1
+                last_line = max(last_line, record.line_number)
+                if isinstance(record, ParsedRecord):
+                    result.rows_loaded += 1
+                    lines.append(record.line_number)
+                    positions.append(position)
+                    python_rows["_line_number"].append(record.line_number)
+                    for name, value in zip(feed.fields, record.values, strict=True):
+                        python_rows[name].append(value)
+                else:
+                    rejected.append((result, record))
+                    result.rows_quarantined += 1
+                    result.reasons[record.reason.split(":")[0]] += 1
+            if file.staged is not None:  # clean records never reach Python
+                result.lines_read = file.staged.lines_read
+                result.rows_loaded += file.staged.clean_rows
+            if not result.reconciles:  # a bug, never bad data: refuse to commit
+                raise AssertionError(f"{result.source_file}: counts do not reconcile: {result}")
+            seq_before.append(next_seq)
+            loaded_lines.append((min(lines), max(lines)) if lines else None)
+            next_seq += max(result.lines_read, last_line)
 
-        quarantined = len(rejected)
-        result.rows_quarantined = session.append_columns(
+        appended = session.append_landed(
+            table,
+            [
+                (file.staged, file.result.source_file, file.result.load_id, before)
+                for file, before in zip(loading, seq_before, strict=True)
+            ],
+            {**python_rows, "_file": positions},
+            loaded_at,
+        )
+        if appended != sum(file.result.rows_loaded for file in loading):
+            raise AssertionError(
+                f"{feed.table}: {appended} rows appended for {len(loading)} files whose counts "
+                f"say {sum(file.result.rows_loaded for file in loading)}"
+            )
+        session.append_columns(
             qualified(RAW_SCHEMA, QUARANTINE_TABLE),
             {
-                "load_id": [result.load_id] * quarantined,
-                "feed": [feed.name] * quarantined,
-                "target_table": [feed.table] * quarantined,
-                "source_file": [relative] * quarantined,
-                "line_number": [r.line_number for r in rejected],
-                "raw_record": [r.raw_record for r in rejected],
-                "reason": [r.reason for r in rejected],
-                "quarantined_at": [loaded_at] * quarantined,
+                "load_id": [result.load_id for result, _ in rejected],
+                "feed": [feed.name] * len(rejected),
+                "target_table": [feed.table] * len(rejected),
+                "source_file": [result.source_file for result, _ in rejected],
+                "line_number": [record.line_number for _, record in rejected],
+                "raw_record": [record.raw_record for _, record in rejected],
+                "reason": [record.reason for _, record in rejected],
+                "quarantined_at": [loaded_at] * len(rejected),
             },
         )
-        if not result.reconciles:  # a bug, never bad data: refuse to commit
-            raise AssertionError(f"{relative}: counts do not reconcile: {result}")
-
-        session.execute(
-            f"INSERT INTO {qualified(RAW_SCHEMA, LEDGER_TABLE)} "
-            f"({', '.join(name for name, _ in LEDGER_COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in LEDGER_COLUMNS)})",
-            [
-                result.load_id,
-                feed.name,
-                feed.table,
-                relative,
-                result.file_sha256,
-                len(data),
-                result.lines_read,
-                result.rows_loaded,
-                result.rows_quarantined,
-                base_seq + 1 if loaded else None,
-                base_seq + loaded if loaded else None,
-                loaded_at,
-                run_id,
-            ],
-        )
-    return result
+        ledger: dict[str, list] = {name: [] for name, _ in LEDGER_COLUMNS}
+        for file, before, lines in zip(loading, seq_before, loaded_lines, strict=True):
+            result = file.result
+            entry = {
+                "load_id": result.load_id,
+                "feed": feed.name,
+                "target_table": feed.table,
+                "source_file": result.source_file,
+                "file_sha256": result.file_sha256,
+                "file_bytes": len(file.data),
+                "lines_read": result.lines_read,
+                "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined,
+                "first_ingest_seq": before + lines[0] if lines else None,
+                "last_ingest_seq": before + lines[1] if lines else None,
+                "loaded_at": loaded_at,
+                "run_id": run_id,
+            }
+            for name, value in entry.items():
+                ledger[name].append(value)
+        session.append_columns(qualified(RAW_SCHEMA, LEDGER_TABLE), ledger)
 
 
 def landing_files(feed: Feed, landing_dir: Path) -> list[Path]:
@@ -295,7 +326,8 @@ def load_feed(
     on_file: Callable[[int, int, FileLoad], None] | None = None,
     settle_seconds: float = 0.0,
 ) -> list[FileLoad]:
-    """Load every new file of a feed, one transaction per file, reporting progress.
+    """Load every new file of a feed, one transaction per batch of files, reporting progress
+    file by file.
 
     A file written to within the last `settle_seconds` may still be growing: it is left
     for a later run rather than loaded half-written.
@@ -304,7 +336,7 @@ def load_feed(
     results: list[FileLoad] = []
     ensure_bronze_tables(session, [feed])
     now = time.time()
-    batch: list[tuple[Path, bytes, FileLoad]] = []
+    batch: list[_LandedFile] = []
 
     def report(result: FileLoad) -> None:
         results.append(result)
@@ -312,24 +344,25 @@ def load_feed(
             on_file(len(results), len(files), result)
 
     def load_batch() -> None:
-        """Stage the batch's new files together, then load each in its own transaction."""
-        fresh = [item for item in batch if not _skipped_as_loaded(session, feed, item[2])]
-        staged = session.stage_landing_files([_landing(feed, p, data) for p, data, _ in fresh])
-        by_path = {p: file for (p, _, _), file in zip(fresh, staged, strict=True)}
+        """Stage the batch's new files together, then load them in one transaction."""
+        fresh = [file for file in batch if not _skipped_as_loaded(session, feed, file.result)]
+        staged = session.stage_landing_files([_landing(feed, f.path, f.data) for f in fresh])
+        for file, staging in zip(fresh, staged, strict=True):
+            file.staged = staging
         try:
-            for path, data, result in batch:
-                if path in by_path:
-                    result = _load_read_file(
-                        session, feed, path, data, result, by_path[path], run_id
-                    )
-                report(result)
+            if fresh:
+                _load_batch(session, feed, fresh, run_id)
         finally:
             session.discard_staged(staged)
+        for file in batch:
+            report(file.result)
         batch.clear()
 
-    with session.checkpoint_after():
+    ages = {path: _still_being_written(path, settle_seconds, now) for path in files}
+    reads = _read_ahead(feed, [path for path in files if ages[path] is None], landing_dir)
+    with session.checkpoint_after(), closing(reads):
         for path in files:
-            age = _still_being_written(path, settle_seconds, now)
+            age = ages[path]
             if age is not None:
                 load_batch()
                 report(
@@ -345,8 +378,8 @@ def load_feed(
                     )
                 )
                 continue
-            batch.append((path, *_read(feed, path, landing_dir)))
-            if sum(len(data) for _, data, _ in batch) >= STAGE_BATCH_BYTES:
+            batch.append(_LandedFile(path, *next(reads)))
+            if sum(len(file.data) for file in batch) >= STAGE_BATCH_BYTES:
                 load_batch()
         load_batch()
     return results

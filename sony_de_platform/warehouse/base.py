@@ -127,18 +127,31 @@ class Session:
         checkpoint once at the end instead (every commit stays durable in the log)."""
         yield
 
-    def append_staged(
+    def append_landed(
         self,
         table: str,
-        staged: StagedFile,
-        rescued: Mapping[str, Sequence[Any]],
-        metadata: Sequence[Any],
-        first_seq: int,
+        files: Sequence[tuple[StagedFile | None, str, str, int]],
+        python_rows: Mapping[str, Sequence[Any]],
+        loaded_at: Any,
     ) -> int:
-        """Append the staged file's clean records and the `rescued` ones (the doubtful records
-        Python loaded, column-wise with `_line_number`) in file order, numbered from
-        `first_seq`; `metadata` is (_source_file, _load_id, _loaded_at). Returns the rows."""
-        raise NotImplementedError
+        """Append the records of several landing files: each staged file's clean records and
+        `python_rows`, the records Python read (column-wise, with `_line_number` and `_file`,
+        the file's position in `files`). `files` holds each file's staging (None where Python
+        read it all), _source_file, _load_id and the ingest sequence number before its line
+        1: a record's `_ingest_seq` is that plus its line number. Returns the rows appended."""
+        if any(staged is not None for staged, *_ in files):
+            raise NotImplementedError(f"{type(self).__name__} stages no landing files")
+        positions, lines = python_rows["_file"], python_rows["_line_number"]
+        metadata = {"_file", "_line_number"}
+        columns = {name: values for name, values in python_rows.items() if name not in metadata}
+        columns["_source_file"] = [files[position][1] for position in positions]
+        columns["_line_number"] = lines
+        columns["_load_id"] = [files[position][2] for position in positions]
+        columns["_loaded_at"] = [loaded_at] * len(positions)
+        columns["_ingest_seq"] = [
+            files[position][3] + line for position, line in zip(positions, lines, strict=True)
+        ]
+        return self.append_columns(table, columns)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

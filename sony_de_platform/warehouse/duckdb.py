@@ -36,7 +36,7 @@ from sony_de_platform.warehouse.landing import (
     STAGING_TABLE,
     LandingFile,
     StagedFile,
-    append_staged,
+    append_landed,
     stage_jsonl_files,
     stage_parquet,
 )
@@ -245,18 +245,19 @@ class DuckDBSession(Session):
         for table in sorted({file.table for file in staged if file is not None}):
             self.connection.execute(f"DROP TABLE IF EXISTS {identifier(table)}")
 
-    def append_staged(
+    def append_landed(
         self,
         table: str,
-        staged: StagedFile,
-        rescued: Mapping[str, Sequence[Any]],
-        metadata: Sequence[Any],
-        first_seq: int,
+        files: Sequence[tuple[StagedFile | None, str, str, int]],
+        python_rows: Mapping[str, Sequence[Any]],
+        loaded_at: Any,
     ) -> int:
-        if not rescued.get("_line_number"):
-            return append_staged(self.connection, table, staged, None, list(metadata), first_seq)
-        with self._registered(rescued) as (view, _):
-            return append_staged(self.connection, table, staged, view, list(metadata), first_seq)
+        if all(staged is None for staged, *_ in files):
+            return super().append_landed(table, files, python_rows, loaded_at)
+        if not python_rows["_file"]:
+            return append_landed(self.connection, table, list(files), None, loaded_at)
+        with self._registered(python_rows) as (view, _):
+            return append_landed(self.connection, table, list(files), view, loaded_at)
 
 
 def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:

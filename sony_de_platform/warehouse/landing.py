@@ -66,12 +66,14 @@ class DoubtfulRecord:
 
 @dataclass
 class StagedFile:
-    """A landing file staged by the engine: how many records, and those left to Python.
-
-    Its records are the rows of temporary table `table` whose `file_index` is `key`.
+    """A landing file staged by the engine: how many records, how many of them clean (and
+    the first and last of their line numbers), and those left to Python. Its records are
+    the rows of temporary table `table` whose `file_index` is `key`.
     """
 
     lines_read: int
+    clean_rows: int
+    clean_lines: tuple[int, int] | None
     fields: tuple[str, ...]
     table: str
     key: int
@@ -108,12 +110,6 @@ class _JsonLines:
         offsets = pa.py_buffer(struct.pack("<qq", 0, self.end - self.start))
         body = pa.py_buffer(memoryview(self.data)[self.start : self.end])
         return pa.LargeStringArray.from_buffers(1, offsets, body)
-
-    def lines(self) -> list[str]:
-        return [
-            line.rstrip(b"\r").decode("utf-8")
-            for line in self.data[self.start : self.end].split(b"\n")
-        ]
 
 
 def _clean_keys_sql(required_keys: tuple[str, ...]) -> str:
@@ -160,13 +156,14 @@ def stage_jsonl_files(
         # Python drops a line's trailing carriage returns (DuckDB only when there are any)
         carriage_return = any(b"\r" in read.data for _, read in readable)
         line = "rtrim(unnest(lines), chr(13))" if carriage_return else "unnest(lines)"
+        # a doubtful line keeps its text (as Python's reader splits it) for Python to decide
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
-            f"SELECT *, row_number() OVER (PARTITION BY file_index, clean ORDER BY line_number) "
-            "AS clean_rank FROM ("
-            f"SELECT file_index, line_number, {', '.join(fields)}, "
+            f"SELECT file_index, line_number, {', '.join(fields)}, clean, "
+            "CASE WHEN NOT clean THEN line END AS doubtful_line FROM ("
+            f"SELECT file_index, line_number, line, {', '.join(fields)}, "
             f"COALESCE({_clean_keys_sql(landing.required_keys)}, FALSE) AS clean "
-            f"FROM (SELECT file_index, line_number, unnest(CASE WHEN json_valid(line) "
+            f"FROM (SELECT file_index, line_number, line, unnest(CASE WHEN json_valid(line) "
             "  AND NOT regexp_matches(line, ?) THEN json_transform(line, ?) END) FROM ("
             f"  SELECT file_index, generate_subscripts(lines, 1) AS line_number, {line} AS line "
             f"  FROM (SELECT file_index, string_split(text, chr(10)) AS lines FROM {view}))))",
@@ -174,21 +171,29 @@ def stage_jsonl_files(
         )
     finally:
         connection.unregister(view)
-    doubtful: dict[int, list[int]] = {}
-    for key, number in connection.execute(
-        f"SELECT file_index, line_number FROM {table} WHERE NOT clean ORDER BY 1, 2"
+    doubtful: dict[int, list[DoubtfulRecord]] = {}
+    for key, number, text in connection.execute(
+        f"SELECT file_index, line_number, doubtful_line FROM {table} WHERE NOT clean ORDER BY 1, 2"
     ).fetchall():
-        doubtful.setdefault(key, []).append(number)
+        doubtful.setdefault(key, []).append(DoubtfulRecord(number, line=text))
+    clean = _clean_counts(connection, table)
     for key, read in readable:
-        lines = read.lines() if key in doubtful else []
-        staged[key] = StagedFile(
-            read.count,
-            fields,
-            table,
-            key,
-            [DoubtfulRecord(n, line=lines[n - 1]) for n in doubtful.get(key, [])],
-        )
+        rows, lines = clean.get(key, (0, None))
+        staged[key] = StagedFile(read.count, rows, lines, fields, table, key, doubtful.get(key, []))
     return staged
+
+
+def _clean_counts(
+    connection: duckdb.DuckDBPyConnection, table: str
+) -> dict[int, tuple[int, tuple[int, int]]]:
+    """Per staged file: its clean records, and the first and last of their line numbers."""
+    return {
+        key: (int(rows), (int(first), int(last)))
+        for key, rows, first, last in connection.execute(
+            f"SELECT file_index, COUNT(*), MIN(line_number), MAX(line_number) FROM {table} "
+            "WHERE clean GROUP BY 1"
+        ).fetchall()
+    }
 
 
 def stage_parquet(
@@ -218,17 +223,16 @@ def stage_parquet(
     try:
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
-            f"SELECT *, row_number() OVER (PARTITION BY clean ORDER BY line_number) "
-            "AS clean_rank FROM ("
             f"SELECT 0 AS file_index, line_number, {', '.join(fields)}, "
             f"COALESCE({_clean_keys_sql(landing.required_keys)}, FALSE) AS clean FROM ("
             f"  SELECT file_row_number + 1 AS line_number, {projected} "
-            "  FROM read_parquet(?, file_row_number = true)))",
+            "  FROM read_parquet(?, file_row_number = true))",
             [*([_blank_pattern()] * len(landing.required_keys)), path],
         )
     except duckdb.Error:
         return None
     lines_read = int(connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    rows, lines = _clean_counts(connection, table).get(0, (0, None))
     numbers = [
         number
         for (number,) in connection.execute(
@@ -247,31 +251,53 @@ def stage_parquet(
             DoubtfulRecord(number, fields=dict(zip(columns, row, strict=True)))
             for number, row in zip(numbers, cursor.fetchall(), strict=True)
         ]
-    return StagedFile(lines_read, fields, table, 0, doubtful)
+    return StagedFile(lines_read, rows, lines, fields, table, 0, doubtful)
 
 
-def append_staged(
+def append_landed(
     connection: duckdb.DuckDBPyConnection,
     table: str,
-    staged: StagedFile,
-    rescued_view: str | None,
-    metadata: list[Any],
-    first_seq: int,
+    files: list[tuple[StagedFile | None, str, str, int]],
+    python_view: str | None,
+    loaded_at: Any,
 ) -> int:
-    """Append the clean staged records and the rescued ones, numbered in file order."""
-    fields = ", ".join(staged.fields)
-    clean = f"FROM {staged.table} WHERE file_index = {int(staged.key)} AND clean"
-    if rescued_view is None:  # the clean records alone: numbered as they were staged
-        source = f"SELECT {fields}, ?, ?, ?, line_number, ? + clean_rank {clean}"
-    else:
-        source = (
-            f"SELECT {fields}, ?, ?, ?, line_number, ? + row_number() OVER "
-            f"(ORDER BY line_number) FROM (SELECT line_number, {fields} {clean} "
-            f"UNION ALL SELECT _line_number, {fields} FROM {rescued_view})"
+    """Append the staged files' clean records and the records Python read (`python_view`,
+    with `_line_number` and `_file`, the file's position in `files`) in one statement.
+    `files` holds each file's staging (or None), _source_file, _load_id and the ingest
+    sequence number before its line 1 (a record's is that plus its line number)."""
+    fields = ", ".join(_fields_of(files))
+    parts = []
+    for table_name in dict.fromkeys(staged.table for staged, *_ in files if staged is not None):
+        positions = [
+            (staged.key, position)
+            for position, (staged, *_) in enumerate(files)
+            if staged is not None and staged.table == table_name
+        ]
+        order = " ".join(f"WHEN {int(key)} THEN {position}" for key, position in positions)
+        keys = ", ".join(str(int(key)) for key, _ in positions)
+        parts.append(
+            f"SELECT CASE file_index {order} END AS file_position, line_number, {fields} "
+            f"FROM {identifier(table_name)} WHERE clean AND file_index IN ({keys})"
         )
+    if python_view is not None:
+        parts.append(f"SELECT _file, _line_number, {fields} FROM {python_view}")
+
+    def per_file(values: list[Any]) -> tuple[str, list[Any]]:
+        whens = " ".join(f"WHEN {position} THEN ?" for position in range(len(values)))
+        return f"CASE file_position {whens} END", values
+
+    source, source_values = per_file([source for _, source, *_ in files])
+    load, load_values = per_file([load_id for _, _, load_id, _ in files])
+    seq, seq_values = per_file([int(before) for *_, before in files])
     (appended,) = connection.execute(
         f"INSERT INTO {table} ({fields}, _source_file, _load_id, _loaded_at, _line_number, "
-        f"_ingest_seq) {source}",
-        [*metadata, first_seq - 1],
+        f"_ingest_seq) SELECT {fields}, {source}, {load}, ?, line_number, "
+        f"{seq} + line_number FROM ({' UNION ALL '.join(parts)})",
+        [*source_values, *load_values, loaded_at, *seq_values],
     ).fetchone()
     return int(appended)
+
+
+def _fields_of(files: list[tuple[StagedFile | None, str, str, int]]) -> tuple[str, ...]:
+    (fields,) = {staged.fields for staged, *_ in files if staged is not None}
+    return fields
