@@ -2,8 +2,8 @@
 same landing files, in rows per second, measured side by side in one run.
 
 Each run lands every generated file in a fresh warehouse and loads it with the platform's
-loader (`load_feed`, per feed: ledger, quarantine, one transaction per batch of files), then loads the
-same landed files into a fresh DuckDB file with `CREATE TABLE ... AS SELECT * FROM
+loader (`load_feed`, per feed: ledger, quarantine, one transaction per batch of files), then
+loads the same landed files into a fresh DuckDB file with `CREATE TABLE ... AS SELECT * FROM
 read_json / read_csv / read_parquet` (errors ignored, as the loader quarantines them). The
 figure is the ratio of the two rates over all feeds (target: at least 0.7 at scale 10).
 """
