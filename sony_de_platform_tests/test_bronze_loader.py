@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sony_de_platform.bronze import loader
 from sony_de_platform.bronze.feeds import BOX_OFFICE, FAN_INTERACTIONS, TITLE_METADATA
 from sony_de_platform.bronze.loader import load_feed
 from sony_de_platform.warehouse import DuckDBWarehouse
@@ -328,3 +329,61 @@ def test_a_feed_load_checkpoints_once_at_its_end(
         assert [r.rows_loaded for r in results] == [50, 50]
         assert session.scalar("SELECT current_setting('checkpoint_threshold')") == threshold
         assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_progress_is_reported_once_per_committed_batch(
+    warehouse: DuckDBWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing = tmp_path / "landing"
+    folder = landing / "fan_interactions"
+    for day in range(3):
+        write_jsonl(
+            folder / f"day-{day}.jsonl", [json.dumps(interaction(10 * day + n)) for n in range(4)]
+        )
+
+    default_batch = loader.STAGE_BATCH_BYTES
+
+    def progress_of(batch_bytes: int) -> list[tuple[int, int, list[str]]]:
+        monkeypatch.setattr(loader, "STAGE_BATCH_BYTES", batch_bytes)
+        calls: list[tuple[int, int, list[str]]] = []
+        with warehouse.session() as session:
+            load_feed(
+                session,
+                FAN_INTERACTIONS,
+                landing,
+                on_progress=lambda done, total, loads: calls.append(
+                    (done, total, [load.source_file for load in loads])
+                ),
+            )
+        return calls
+
+    assert progress_of(1) == [
+        (1, 3, ["fan_interactions/day-0.jsonl"]),
+        (2, 3, ["fan_interactions/day-1.jsonl"]),
+        (3, 3, ["fan_interactions/day-2.jsonl"]),
+    ]
+    assert rows(warehouse, "SELECT COUNT(DISTINCT loaded_at) FROM RAW.LOAD_LEDGER") == [(3,)]
+    write_jsonl(folder / "day-3.jsonl", [json.dumps(interaction(99))])
+    # the default batch holds all four; three are skipped as loaded
+    assert progress_of(default_batch) == [
+        (4, 4, [f"fan_interactions/day-{day}.jsonl" for day in range(4)])
+    ]
+
+
+def test_two_files_with_the_same_bytes_in_one_batch_load_once(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    folder = landing / "fan_interactions"
+    write_jsonl(folder / "a.jsonl", [json.dumps(interaction(n)) for n in range(3)])
+    (folder / "b.jsonl").write_bytes((folder / "a.jsonl").read_bytes())
+
+    first, second = load(warehouse, FAN_INTERACTIONS, landing)
+
+    assert (first.skipped, first.rows_loaded) == (False, 3)
+    assert second.skipped
+    assert "same content as fan_interactions/a.jsonl" in second.skipped_because
+    assert rows(warehouse, "SELECT COUNT(*) FROM RAW.RAW_FAN_INTERACTIONS") == [(3,)]
+    assert rows(warehouse, "SELECT source_file FROM RAW.LOAD_LEDGER") == [
+        ("fan_interactions/a.jsonl",)
+    ]

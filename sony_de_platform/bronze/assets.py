@@ -66,15 +66,20 @@ def build_bronze_asset(feed: Feed, engine: Engine) -> AssetsDefinition:
     def _load_landing_files(
         context: AssetExecutionContext, warehouse: Warehouse, landing: LandingZone
     ) -> MaterializeResult:
-        def report(index: int, total: int, load: FileLoad) -> None:
-            if load.skipped:
+        def report(done: int, total: int, loads: list[FileLoad]) -> None:
+            """One line per committed batch (each line is an event the run stores), and one
+            per skipped file with its reason."""
+            for load in loads:
+                if load.skipped:
+                    context.log.info(f"{load.source_file}: skipped, {load.skipped_because}")
+            loaded = [load for load in loads if not load.skipped]
+            if loaded:
                 context.log.info(
-                    f"[{index}/{total}] {load.source_file}: skipped, {load.skipped_because}"
-                )
-            else:
-                context.log.info(
-                    f"[{index}/{total}] {load.source_file}: {load.lines_read} lines -> "
-                    f"{load.rows_loaded} loaded, {load.rows_quarantined} quarantined"
+                    f"[{done}/{total} files] {len(loaded)} committed, from "
+                    f"{loaded[0].source_file} to {loaded[-1].source_file}: "
+                    f"{sum(load.lines_read for load in loaded):,} lines -> "
+                    f"{sum(load.rows_loaded for load in loaded):,} loaded, "
+                    f"{sum(load.rows_quarantined for load in loaded):,} quarantined"
                 )
 
         with (

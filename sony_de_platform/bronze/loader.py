@@ -145,6 +145,26 @@ def _skipped_as_loaded(session: Session, feed: Feed, result: FileLoad) -> bool:
     return earlier is not None
 
 
+def _not_yet_loaded(session: Session, feed: Feed, files: list[_LandedFile]) -> list[_LandedFile]:
+    """The files whose content neither the ledger holds nor an earlier file of the batch;
+    the others are marked skipped with the reason."""
+    first_with: dict[str, FileLoad] = {}
+    fresh = []
+    for file in files:
+        result = file.result
+        if _skipped_as_loaded(session, feed, result):
+            continue
+        if result.file_sha256 in first_with:
+            result.skipped = True
+            result.skipped_because = (
+                f"same content as {first_with[result.file_sha256].source_file}, loaded with it"
+            )
+            continue
+        first_with[result.file_sha256] = result
+        fresh.append(file)
+    return fresh
+
+
 def _decide(feed: Feed, doubtful: DoubtfulRecord) -> Record:
     """The Python reader's verdict on a record the engine did not load on its own."""
     if doubtful.fields is not None:
@@ -201,8 +221,7 @@ def _load_batch(session: Session, feed: Feed, files: list[_LandedFile], run_id: 
     bulk; each file is still all-or-nothing, as the whole batch is.
     """
     with session.transaction():
-        # another writer may have loaded a file since it was staged
-        loading = [file for file in files if not _skipped_as_loaded(session, feed, file.result)]
+        loading = _not_yet_loaded(session, feed, files)  # another writer may have since
         if not loading:
             return
         loaded_at = _utc_now()
@@ -323,11 +342,11 @@ def load_feed(
     feed: Feed,
     landing_dir: Path,
     run_id: str = "",
-    on_file: Callable[[int, int, FileLoad], None] | None = None,
+    on_progress: Callable[[int, int, list[FileLoad]], None] | None = None,
     settle_seconds: float = 0.0,
 ) -> list[FileLoad]:
     """Load every new file of a feed, one transaction per batch of files, reporting progress
-    file by file.
+    after each batch: (files done, files in all, the batch's file loads).
 
     A file written to within the last `settle_seconds` may still be growing: it is left
     for a later run rather than loaded half-written.
@@ -338,14 +357,14 @@ def load_feed(
     now = time.time()
     batch: list[_LandedFile] = []
 
-    def report(result: FileLoad) -> None:
-        results.append(result)
-        if on_file:
-            on_file(len(results), len(files), result)
+    def report(loads: list[FileLoad]) -> None:
+        results.extend(loads)
+        if on_progress and loads:
+            on_progress(len(results), len(files), loads)
 
     def load_batch() -> None:
         """Stage the batch's new files together, then load them in one transaction."""
-        fresh = [file for file in batch if not _skipped_as_loaded(session, feed, file.result)]
+        fresh = _not_yet_loaded(session, feed, batch)
         staged = session.stage_landing_files([_landing(feed, f.path, f.data) for f in fresh])
         for file, staging in zip(fresh, staged, strict=True):
             file.staged = staging
@@ -354,8 +373,7 @@ def load_feed(
                 _load_batch(session, feed, fresh, run_id)
         finally:
             session.discard_staged(staged)
-        for file in batch:
-            report(file.result)
+        report([file.result for file in batch])
         batch.clear()
 
     ages = {path: _still_being_written(path, settle_seconds, now) for path in files}
@@ -366,16 +384,19 @@ def load_feed(
             if age is not None:
                 load_batch()
                 report(
-                    FileLoad(
-                        feed.name,
-                        path.relative_to(landing_dir).as_posix(),
-                        file_sha256="",
-                        skipped=True,
-                        skipped_because=(
-                            f"still being written ({age:.1f}s since its last change, settle time "
-                            f"{settle_seconds:g}s): it will be loaded by a later run"
-                        ),
-                    )
+                    [
+                        FileLoad(
+                            feed.name,
+                            path.relative_to(landing_dir).as_posix(),
+                            file_sha256="",
+                            skipped=True,
+                            skipped_because=(
+                                f"still being written ({age:.1f}s since its last change, "
+                                f"settle time {settle_seconds:g}s): it will be loaded by a "
+                                "later run"
+                            ),
+                        )
+                    ]
                 )
                 continue
             batch.append(_LandedFile(path, *next(reads)))
