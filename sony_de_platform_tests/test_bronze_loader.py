@@ -13,6 +13,7 @@ from sony_de_platform.bronze.feeds import BOX_OFFICE, FAN_INTERACTIONS, TITLE_ME
 from sony_de_platform.bronze.loader import load_feed
 from sony_de_platform.warehouse import DuckDBWarehouse
 from sony_de_platform.warehouse.duckdb import DuckDBSession
+from sony_de_platform.warehouse.landing import STAGING_TABLE, LandingFile, stage_parquet_files
 
 
 def interaction(n: int, **overrides: object) -> dict:
@@ -386,4 +387,96 @@ def test_two_files_with_the_same_bytes_in_one_batch_load_once(
     assert rows(warehouse, "SELECT COUNT(*) FROM RAW.RAW_FAN_INTERACTIONS") == [(3,)]
     assert rows(warehouse, "SELECT source_file FROM RAW.LOAD_LEDGER") == [
         ("fan_interactions/a.jsonl",)
+    ]
+
+
+def test_parquet_files_of_one_schema_are_read_together_and_the_others_apart(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    folder = tmp_path / "landing" / "box_office"
+    folder.mkdir(parents=True)
+    columns = "title_id, report_date, region, screens, tickets_sold, gross_revenue_usd"
+    for name, rows_sql in {
+        "a.parquet": "('TT-1', DATE '2026-06-01', 'NA', 10, 1000, 12000.5)",
+        "c.parquet": "('TT-3', DATE '2026-06-03', 'NA', 1, 2, 3.0), "
+        "(NULL, DATE '2026-06-03', 'NA', 1, 2, 3.0)",
+    }.items():
+        duckdb.sql(
+            "SELECT title_id, report_date, region, screens::INTEGER AS screens, "
+            "tickets_sold::INTEGER AS tickets_sold, gross_revenue_usd::DOUBLE AS "
+            f"gross_revenue_usd FROM (VALUES {rows_sql}) AS t({columns})"
+        ).write_parquet(str(folder / name))
+    # another schema: upper-case names, a text count, no screens, an extra column
+    duckdb.sql(
+        "SELECT 'TT-2' AS TITLE_ID, DATE '2026-06-02' AS Report_Date, 'EMEA' AS region, "
+        "'7' AS tickets_sold, 70.25 AS gross_revenue_usd, 'x' AS note"
+    ).write_parquet(str(folder / "b.parquet"))
+    (folder / "d.parquet").write_bytes(b"PAR1 this is not really parquet")
+    landings = [
+        LandingFile("parquet", path, path.read_bytes(), BOX_OFFICE.fields, BOX_OFFICE.required_keys)
+        for path in sorted(folder.glob("*.parquet"))
+    ]
+    with duckdb.connect() as connection:
+        a, b, c, d = stage_parquet_files(connection, landings, STAGING_TABLE)
+    assert a is not None and b is not None and c is not None and d is None
+    assert a.table == c.table != b.table
+    assert [(f.lines_read, f.clean_rows, len(f.doubtful)) for f in (a, b, c)] == [
+        (1, 1, 0),
+        (1, 1, 0),
+        (2, 1, 1),
+    ]
+
+    results = {r.source_file: r for r in load(warehouse, BOX_OFFICE, tmp_path / "landing")}
+    assert {name: (r.rows_loaded, r.rows_quarantined) for name, r in results.items()} == {
+        "box_office/a.parquet": (1, 0),
+        "box_office/b.parquet": (1, 0),
+        "box_office/c.parquet": (1, 1),
+        "box_office/d.parquet": (0, 1),
+    }
+    assert rows(
+        warehouse,
+        "SELECT _source_file, title_id, report_date, screens, tickets_sold, gross_revenue_usd "
+        "FROM RAW.RAW_BOX_OFFICE ORDER BY _ingest_seq",
+    ) == [
+        ("box_office/a.parquet", "TT-1", "2026-06-01", "10", "1000", "12000.5"),
+        ("box_office/b.parquet", "TT-2", "2026-06-02", None, "7", "70.25"),
+        ("box_office/c.parquet", "TT-3", "2026-06-03", "1", "2", "3.0"),
+    ]
+
+
+def test_a_parquet_file_whose_body_is_unreadable_leaves_the_others_of_its_schema_to_duckdb(
+    warehouse: DuckDBWarehouse, tmp_path: Path
+) -> None:
+    import struct
+
+    folder = tmp_path / "landing" / "box_office"
+    folder.mkdir(parents=True)
+    for name in ("a.parquet", "b.parquet"):
+        duckdb.sql(
+            "SELECT 'TT-' || i AS title_id, DATE '2026-06-01' AS report_date, 'NA' AS region, "
+            "i::INTEGER AS screens, i::INTEGER AS tickets_sold, i::DOUBLE AS gross_revenue_usd "
+            "FROM range(1000) AS t(i)"
+        ).write_parquet(str(folder / name))
+    # b keeps its footer (its schema reads) but not its data pages
+    data = bytearray((folder / "b.parquet").read_bytes())
+    footer = struct.unpack("<I", data[-8:-4])[0]
+    data[4 : len(data) - 8 - footer] = b"\xff" * (len(data) - 12 - footer)
+    (folder / "b.parquet").write_bytes(bytes(data))
+    landings = [
+        LandingFile("parquet", path, path.read_bytes(), BOX_OFFICE.fields, BOX_OFFICE.required_keys)
+        for path in sorted(folder.glob("*.parquet"))
+    ]
+    with duckdb.connect() as connection:
+        a, b = stage_parquet_files(connection, landings, STAGING_TABLE)
+    assert a is not None and (a.lines_read, a.clean_rows) == (1000, 1000)
+    assert b is None
+
+    results = {r.source_file: r for r in load(warehouse, BOX_OFFICE, tmp_path / "landing")}
+    assert (
+        results["box_office/a.parquet"].rows_loaded,
+        results["box_office/b.parquet"].rows_loaded,
+    ) == (1000, 0)
+    assert results["box_office/b.parquet"].rows_quarantined == 1
+    assert rows(warehouse, "SELECT source_file FROM RAW.LOAD_QUARANTINE") == [
+        ("box_office/b.parquet",)
     ]

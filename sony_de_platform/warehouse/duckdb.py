@@ -38,7 +38,7 @@ from sony_de_platform.warehouse.landing import (
     StagedFile,
     append_landed,
     stage_jsonl_files,
-    stage_parquet,
+    stage_parquet_files,
 )
 
 log = logging.getLogger(__name__)
@@ -218,10 +218,7 @@ class DuckDBSession(Session):
         if formats == {"jsonl"}:
             return stage_jsonl_files(self.connection, list(landings), STAGING_TABLE)
         if formats == {"parquet"}:
-            return [
-                stage_parquet(self.connection, landing, f"{STAGING_TABLE}_{index}")
-                for index, landing in enumerate(landings)
-            ]
+            return stage_parquet_files(self.connection, list(landings), STAGING_TABLE)
         return [None] * len(landings)
 
     @contextmanager

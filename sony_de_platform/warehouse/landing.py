@@ -196,20 +196,53 @@ def _clean_counts(
     }
 
 
-def stage_parquet(
-    connection: duckdb.DuckDBPyConnection, landing: LandingFile, table: str
-) -> StagedFile | None:
-    """Read the file in DuckDB, each field cast to text; rows missing a key come back whole.
+def stage_parquet_files(
+    connection: duckdb.DuckDBPyConnection, landings: list[LandingFile], table: str
+) -> list[StagedFile | None]:
+    """Read the files in DuckDB, each field cast to text, the files of one schema in one
+    statement (DuckDB reads them in parallel); rows missing a key come back whole.
 
-    An unreadable file is left to the Python reader, which quarantines it with the reason.
+    An unreadable file is left to the Python reader, which quarantines it with the reason:
+    one whose footer cannot be read at once, one that fails its group's read after that
+    (its group is then read file by file, so the others still go through DuckDB).
     """
-    path = str(landing.path)
-    if not landing.required_keys:
-        return None
-    try:
-        described = connection.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
-    except duckdb.Error:
-        return None
+    staged: list[StagedFile | None] = [None] * len(landings)
+    schemas: dict[tuple, list[int]] = {}
+    for key, landing in enumerate(landings):
+        if not landing.required_keys:
+            continue
+        try:
+            described = connection.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?)", [str(landing.path)]
+            ).fetchall()
+        except duckdb.Error:
+            continue
+        schemas.setdefault(tuple(map(tuple, described)), []).append(key)
+    for number, (described, keys) in enumerate(schemas.items()):
+        group = f"{table}_{number}"
+        read = _stage_parquet_group(connection, landings, keys, described, group)
+        if read is None:
+            read = {}
+            for key in keys:
+                read.update(
+                    _stage_parquet_group(connection, landings, [key], described, f"{group}_{key}")
+                    or {}
+                )
+        for key, file in read.items():
+            staged[key] = file
+    return staged
+
+
+def _stage_parquet_group(
+    connection: duckdb.DuckDBPyConnection,
+    landings: list[LandingFile],
+    keys: list[int],
+    described: tuple,
+    table: str,
+) -> dict[int, StagedFile] | None:
+    """Files of one schema (`described`) into staging table `table`; None if DuckDB cannot
+    read one of them."""
+    landing = landings[keys[0]]
     present = {str(name).strip().lower(): str(name) for name, *_ in described}
     fields = tuple(identifier(name) for name in landing.fields)
     projected = ", ".join(
@@ -220,38 +253,62 @@ def stage_parquet(
         )
         for name in fields
     )
+    paths = [str(landings[key].path) for key in keys]
+    file_index = " ".join(f"WHEN ? THEN {int(key)}" for key in keys)
     try:
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
-            f"SELECT 0 AS file_index, line_number, {', '.join(fields)}, "
+            f"SELECT file_index, line_number, {', '.join(fields)}, "
             f"COALESCE({_clean_keys_sql(landing.required_keys)}, FALSE) AS clean FROM ("
-            f"  SELECT file_row_number + 1 AS line_number, {projected} "
-            "  FROM read_parquet(?, file_row_number = true))",
-            [*([_blank_pattern()] * len(landing.required_keys)), path],
+            f"  SELECT CASE _sony_de_file {file_index} END AS file_index, "
+            f"  file_row_number + 1 AS line_number, {projected} "
+            "  FROM read_parquet(?::VARCHAR[], file_row_number = true, "
+            "  filename = '_sony_de_file'))",
+            [*([_blank_pattern()] * len(landing.required_keys)), *paths, paths],
         )
     except duckdb.Error:
+        connection.execute(f"DROP TABLE IF EXISTS {table}")
         return None
-    lines_read = int(connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-    rows, lines = _clean_counts(connection, table).get(0, (0, None))
-    numbers = [
-        number
-        for (number,) in connection.execute(
-            f"SELECT line_number FROM {table} WHERE NOT clean ORDER BY line_number"
-        ).fetchall()
-    ]
-    doubtful: list[DoubtfulRecord] = []
-    if numbers:
-        cursor = connection.execute(
-            "SELECT * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true) "
-            "WHERE file_row_number + 1 IN (SELECT unnest(?::BIGINT[])) ORDER BY file_row_number",
-            [path, numbers],
+    lines_read = dict(
+        connection.execute(f"SELECT file_index, COUNT(*) FROM {table} GROUP BY 1").fetchall()
+    )
+    clean = _clean_counts(connection, table)
+    doubtful: dict[int, list[int]] = {}
+    for key, number in connection.execute(
+        f"SELECT file_index, line_number FROM {table} WHERE NOT clean ORDER BY 1, 2"
+    ).fetchall():
+        doubtful.setdefault(key, []).append(number)
+    staged = {}
+    for key, path in zip(keys, paths, strict=True):
+        rows, lines = clean.get(key, (0, None))
+        staged[key] = StagedFile(
+            int(lines_read.get(key, 0)),
+            rows,
+            lines,
+            fields,
+            table,
+            key,
+            _parquet_rows(connection, path, doubtful.get(key, [])),
         )
-        columns = [str(d[0]).strip().lower() for d in cursor.description]
-        doubtful = [
-            DoubtfulRecord(number, fields=dict(zip(columns, row, strict=True)))
-            for number, row in zip(numbers, cursor.fetchall(), strict=True)
-        ]
-    return StagedFile(lines_read, rows, lines, fields, table, 0, doubtful)
+    return staged
+
+
+def _parquet_rows(
+    connection: duckdb.DuckDBPyConnection, path: str, numbers: list[int]
+) -> list[DoubtfulRecord]:
+    """Rows `numbers` of a Parquet file, whole, by lower-case column name."""
+    if not numbers:
+        return []
+    cursor = connection.execute(
+        "SELECT * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true) "
+        "WHERE file_row_number + 1 IN (SELECT unnest(?::BIGINT[])) ORDER BY file_row_number",
+        [path, numbers],
+    )
+    columns = [str(d[0]).strip().lower() for d in cursor.description]
+    return [
+        DoubtfulRecord(number, fields=dict(zip(columns, row, strict=True)))
+        for number, row in zip(numbers, cursor.fetchall(), strict=True)
+    ]
 
 
 def append_landed(
