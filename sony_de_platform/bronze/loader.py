@@ -39,7 +39,12 @@ from sony_de_platform.bronze.parsing import (
     read_records,
 )
 from sony_de_platform.warehouse import Session, qualified
-from sony_de_platform.warehouse.landing import DoubtfulRecord, LandingFile, StagedFile
+from sony_de_platform.warehouse.landing import (
+    DoubtfulRecord,
+    LandedFile,
+    LandingFile,
+    StagedFile,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +150,17 @@ def _skipped_as_loaded(session: Session, feed: Feed, result: FileLoad) -> bool:
     return earlier is not None
 
 
-def _not_yet_loaded(session: Session, feed: Feed, files: list[_LandedFile]) -> list[_LandedFile]:
+@dataclass
+class _BatchFile:
+    """A file of the batch being loaded: its bytes, its outcome, and its staging."""
+
+    path: Path
+    data: bytes
+    result: FileLoad
+    staged: StagedFile | None = None
+
+
+def _not_yet_loaded(session: Session, feed: Feed, files: list[_BatchFile]) -> list[_BatchFile]:
     """The files whose content neither the ledger holds nor an earlier file of the batch;
     the others are marked skipped with the reason."""
     first_with: dict[str, FileLoad] = {}
@@ -202,17 +217,7 @@ def _landing(feed: Feed, path: Path, data: bytes) -> LandingFile:
     return LandingFile(feed.file_format.value, path, data, feed.fields, feed.required_keys)
 
 
-@dataclass
-class _LandedFile:
-    """A file of the batch being loaded: its bytes, its outcome, and its staging."""
-
-    path: Path
-    data: bytes
-    result: FileLoad
-    staged: StagedFile | None = None
-
-
-def _load_batch(session: Session, feed: Feed, files: list[_LandedFile], run_id: str) -> None:
+def _load_batch(session: Session, feed: Feed, files: list[_BatchFile], run_id: str) -> None:
     """One transaction: the files' rows, their quarantined records and ledger entries.
 
     The engine parsed the files before (a reader error must not abort the transaction): only
@@ -274,7 +279,7 @@ def _load_batch(session: Session, feed: Feed, files: list[_LandedFile], run_id: 
         appended = session.append_landed(
             table,
             [
-                (file.staged, file.result.source_file, file.result.load_id, before)
+                LandedFile(file.staged, file.result.source_file, file.result.load_id, before)
                 for file, before in zip(loading, seq_before, strict=True)
             ],
             {**python_rows, "_file": positions},
@@ -355,7 +360,7 @@ def load_feed(
     results: list[FileLoad] = []
     ensure_bronze_tables(session, [feed])
     now = time.time()
-    batch: list[_LandedFile] = []
+    batch: list[_BatchFile] = []
 
     def report(loads: list[FileLoad]) -> None:
         results.extend(loads)
@@ -399,7 +404,7 @@ def load_feed(
                     ]
                 )
                 continue
-            batch.append(_LandedFile(path, *next(reads)))
+            batch.append(_BatchFile(path, *next(reads)))
             if sum(len(file.data) for file in batch) >= STAGE_BATCH_BYTES:
                 load_batch()
         load_batch()

@@ -19,7 +19,7 @@ from dagster import ConfigurableResource, RetryRequested
 from sony_de_platform.settings import DATABASE_NAME, Engine
 
 if TYPE_CHECKING:
-    from sony_de_platform.warehouse.landing import LandingFile, StagedFile
+    from sony_de_platform.warehouse.landing import LandedFile, LandingFile, StagedFile
 
 
 class WarehouseBusy(TimeoutError):
@@ -130,26 +130,25 @@ class Session:
     def append_landed(
         self,
         table: str,
-        files: Sequence[tuple[StagedFile | None, str, str, int]],
+        files: Sequence[LandedFile],
         python_rows: Mapping[str, Sequence[Any]],
         loaded_at: Any,
     ) -> int:
         """Append the records of several landing files: each staged file's clean records and
         `python_rows`, the records Python read (column-wise, with `_line_number` and `_file`,
-        the file's position in `files`). `files` holds each file's staging (None where Python
-        read it all), _source_file, _load_id and the ingest sequence number before its line
-        1: a record's `_ingest_seq` is that plus its line number. Returns the rows appended."""
-        if any(staged is not None for staged, *_ in files):
+        the file's position in `files`). Returns the rows appended."""
+        if any(file.staged is not None for file in files):
             raise NotImplementedError(f"{type(self).__name__} stages no landing files")
         positions, lines = python_rows["_file"], python_rows["_line_number"]
         metadata = {"_file", "_line_number"}
         columns = {name: values for name, values in python_rows.items() if name not in metadata}
-        columns["_source_file"] = [files[position][1] for position in positions]
+        columns["_source_file"] = [files[position].source_file for position in positions]
         columns["_line_number"] = lines
-        columns["_load_id"] = [files[position][2] for position in positions]
+        columns["_load_id"] = [files[position].load_id for position in positions]
         columns["_loaded_at"] = [loaded_at] * len(positions)
         columns["_ingest_seq"] = [
-            files[position][3] + line for position, line in zip(positions, lines, strict=True)
+            files[position].seq_before + line
+            for position, line in zip(positions, lines, strict=True)
         ]
         return self.append_columns(table, columns)
 

@@ -34,6 +34,7 @@ from sony_de_platform.warehouse.base import (
 )
 from sony_de_platform.warehouse.landing import (
     STAGING_TABLE,
+    LandedFile,
     LandingFile,
     StagedFile,
     append_landed,
@@ -245,11 +246,11 @@ class DuckDBSession(Session):
     def append_landed(
         self,
         table: str,
-        files: Sequence[tuple[StagedFile | None, str, str, int]],
+        files: Sequence[LandedFile],
         python_rows: Mapping[str, Sequence[Any]],
         loaded_at: Any,
     ) -> int:
-        if all(staged is None for staged, *_ in files):
+        if all(file.staged is None for file in files):
             return super().append_landed(table, files, python_rows, loaded_at)
         if not python_rows["_file"]:
             return append_landed(self.connection, table, list(files), None, loaded_at)

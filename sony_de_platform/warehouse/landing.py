@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 
@@ -78,6 +78,17 @@ class StagedFile:
     table: str
     key: int
     doubtful: list[DoubtfulRecord] = field(default_factory=list)
+
+
+class LandedFile(NamedTuple):
+    """One file of a batch as it is appended to its RAW table: its staging (None where
+    Python read it all), its `_source_file` and `_load_id`, and the ingest sequence number
+    before its line 1 (a record's `_ingest_seq` is that plus its line number)."""
+
+    staged: StagedFile | None
+    source_file: str
+    load_id: str
+    seq_before: int
 
 
 @dataclass(frozen=True)
@@ -314,21 +325,20 @@ def _parquet_rows(
 def append_landed(
     connection: duckdb.DuckDBPyConnection,
     table: str,
-    files: list[tuple[StagedFile | None, str, str, int]],
+    files: list[LandedFile],
     python_view: str | None,
     loaded_at: Any,
 ) -> int:
     """Append the staged files' clean records and the records Python read (`python_view`,
-    with `_line_number` and `_file`, the file's position in `files`) in one statement.
-    `files` holds each file's staging (or None), _source_file, _load_id and the ingest
-    sequence number before its line 1 (a record's is that plus its line number)."""
+    with `_line_number` and `_file`, the file's position in `files`) in one statement."""
     fields = ", ".join(_fields_of(files))
     parts = []
-    for table_name in dict.fromkeys(staged.table for staged, *_ in files if staged is not None):
+    staged_tables = (file.staged.table for file in files if file.staged is not None)
+    for table_name in dict.fromkeys(staged_tables):
         positions = [
-            (staged.key, position)
-            for position, (staged, *_) in enumerate(files)
-            if staged is not None and staged.table == table_name
+            (file.staged.key, position)
+            for position, file in enumerate(files)
+            if file.staged is not None and file.staged.table == table_name
         ]
         order = " ".join(f"WHEN {int(key)} THEN {position}" for key, position in positions)
         keys = ", ".join(str(int(key)) for key, _ in positions)
@@ -343,9 +353,9 @@ def append_landed(
         whens = " ".join(f"WHEN {position} THEN ?" for position in range(len(values)))
         return f"CASE file_position {whens} END", values
 
-    source, source_values = per_file([source for _, source, *_ in files])
-    load, load_values = per_file([load_id for _, _, load_id, _ in files])
-    seq, seq_values = per_file([int(before) for *_, before in files])
+    source, source_values = per_file([file.source_file for file in files])
+    load, load_values = per_file([file.load_id for file in files])
+    seq, seq_values = per_file([int(file.seq_before) for file in files])
     (appended,) = connection.execute(
         f"INSERT INTO {table} ({fields}, _source_file, _load_id, _loaded_at, _line_number, "
         f"_ingest_seq) SELECT {fields}, {source}, {load}, ?, line_number, "
@@ -355,6 +365,6 @@ def append_landed(
     return int(appended)
 
 
-def _fields_of(files: list[tuple[StagedFile | None, str, str, int]]) -> tuple[str, ...]:
-    (fields,) = {staged.fields for staged, *_ in files if staged is not None}
+def _fields_of(files: list[LandedFile]) -> tuple[str, ...]:
+    (fields,) = {file.staged.fields for file in files if file.staged is not None}
     return fields
