@@ -22,8 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from sony_de_platform.bronze.feeds import Feed, FileFormat
 
 _BOM = b"\xef\xbb\xbf"
@@ -191,6 +189,8 @@ def read_csv(feed: Feed, data: bytes) -> Iterator[Record]:
 
 
 def read_parquet(feed: Feed, path: Path) -> Iterator[Record]:
+    import duckdb  # here, not at module level: see warehouse/landing.py
+
     with duckdb.connect() as connection:
         try:
             cursor = connection.execute("SELECT * FROM read_parquet(?)", [str(path)])

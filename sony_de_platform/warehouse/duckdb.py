@@ -18,9 +18,8 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from pydantic import Field
 
 from sony_de_platform.settings import Engine, dbt_profile_env
@@ -41,6 +40,9 @@ from sony_de_platform.warehouse.landing import (
     stage_jsonl_files,
     stage_parquet_files,
 )
+
+if TYPE_CHECKING:  # imported where used: see warehouse/landing.py
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,8 @@ class DuckDBSession(Session):
     def checkpoint_after(self) -> Iterator[None]:
         """DuckDB checkpoints each time its write-ahead log passes 16 MiB, rewriting the RAW
         table's last row group every few files of a Bronze load; once at the end is enough."""
+        import duckdb
+
         previous = self.connection.execute(
             "SELECT current_setting('checkpoint_threshold')"
         ).fetchone()[0]
@@ -260,6 +264,8 @@ class DuckDBSession(Session):
 
 def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting (with backoff) while another process holds DuckDB's own lock."""
+    import duckdb
+
     if not read_only:
         private_folder(path.parent)
     deadline = time.monotonic() + timeout

@@ -17,11 +17,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import duckdb
-
 from sony_de_platform.warehouse.base import identifier
 
-if TYPE_CHECKING:  # imported where used: pyarrow costs the code location load about 0.9 s
+if TYPE_CHECKING:  # imported where used: pyarrow and duckdb cost the code location load ~1.1 s
+    import duckdb
     import pyarrow as pa
 
 STAGING_TABLE = "_sony_de_landing"  # the prefix of the staging tables' names
@@ -217,6 +216,8 @@ def stage_parquet_files(
     one whose footer cannot be read at once, one that fails its group's read after that
     (its group is then read file by file, so the others still go through DuckDB).
     """
+    import duckdb
+
     staged: list[StagedFile | None] = [None] * len(landings)
     schemas: dict[tuple, list[int]] = {}
     for key, landing in enumerate(landings):
@@ -253,6 +254,8 @@ def _stage_parquet_group(
 ) -> dict[int, StagedFile] | None:
     """Files of one schema (`described`) into staging table `table`; None if DuckDB cannot
     read one of them."""
+    import duckdb
+
     landing = landings[keys[0]]
     present = {str(name).strip().lower(): str(name) for name, *_ in described}
     fields = tuple(identifier(name) for name in landing.fields)
