@@ -109,11 +109,19 @@ class Scenario:
     silver: dict[str, dict[str, list[tuple]]] = field(default_factory=dict)
     watermarks: dict[str, int] = field(default_factory=dict)
     revisions: dict[str, tuple] = field(default_factory=dict)
+    build_marks: dict[str, str] = field(default_factory=dict)
 
     def snapshot(self, label: str, warehouse: ReplayedWarehouse) -> None:
         self.gold[label] = {r: warehouse.rows(r) for r in GOLD}
         self.identity[label] = {r: table_identity(warehouse, r) for r in GOLD}
         self.silver[label] = {r: warehouse.rows(r) for r in SILVER}
+        self.build_marks[label] = build_mark(warehouse, "stg_fan_interactions")
+
+
+def build_mark(warehouse: ReplayedWarehouse, table: str) -> str:
+    """The comment an append-only model's build from scratch leaves on its table."""
+    with warehouse.session() as session:
+        return session.scalar("SELECT comment FROM duckdb_tables() WHERE table_name = ?", [table])
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +163,16 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     # A changed query (the LTV thresholds are project vars): Snowflake replaces the table.
     built.runs["changed_query"] = wh.dbt(
         "run", "--select", *GOLD_MODELS, "--vars", "{ltv_high_min_usd: 151}"
+    )
+    # An append-only input short of a row it had at the last refresh: the change cannot be
+    # read from the rows past the stamp, so the refresh evaluates the whole query.
+    with wh.session() as session:
+        session.execute(
+            "DELETE FROM STG.stg_fan_interactions WHERE _ingest_seq = "
+            "(SELECT min(_ingest_seq) FROM STG.stg_fan_interactions)"
+        )
+    built.runs["row_lost"] = wh.dbt(
+        "run", "--select", "agg_fan_lifetime_value", "--vars", "{ltv_high_min_usd: 151}"
     )
 
     built.scratch.land(files)
@@ -315,11 +333,35 @@ def test_fan_lifetime_value_refresh_is_scoped_to_the_changed_fans(scenario: Scen
                 "GROUP BY input_name"
             )
         }
-    assert set(stored) == {
-        f"{DATABASE_NAME}.DIMS.DIM_FANS",
-        f"{DATABASE_NAME}.STG.STG_FAN_INTERACTIONS",
-    }
+    assert set(stored) == {f"{DATABASE_NAME}.DIMS.DIM_FANS"}
     assert all(fingerprints[name] == value for name, value in stored.items())
+    # the interactions are append-only: not hashed, fingerprinted by count, highest stamp and
+    # the build mark of the --full-refresh run
+    rows = len(scenario.silver["full_refresh"]["STG.stg_fan_interactions"])
+    top = max(row[-2] for row in scenario.silver["full_refresh"]["STG.stg_fan_interactions"])
+    assert fingerprints[f"{DATABASE_NAME}.STG.STG_FAN_INTERACTIONS"] == {
+        "rowCount": rows,
+        "contentHash": f"appended:{top}:{scenario.build_marks['full_refresh']}",
+    }
+
+
+def test_append_only_build_mark_changes_only_with_a_build_from_scratch(
+    scenario: Scenario,
+) -> None:
+    marks = scenario.build_marks
+    assert marks["first"].startswith("append-only build ")
+    assert marks["first"] == marks["no_new_input"] == marks["new_file"]
+    assert marks["full_refresh"].startswith("append-only build ")
+    assert marks["full_refresh"] != marks["first"]
+
+
+def test_append_only_input_short_of_its_rows_refreshes_the_whole_query(
+    scenario: Scenario,
+) -> None:
+    run = scenario.runs["row_lost"]
+    [(unique_id, message)] = run.node_message.items()
+    assert unique_id == "model.sony_de.agg_fan_lifetime_value"
+    assert message.startswith("INCREMENTAL") and "whole query" in message, message
 
 
 def _history_value(warehouse: ReplayedWarehouse, refresh: DynamicTableRefresh, column: str) -> str:

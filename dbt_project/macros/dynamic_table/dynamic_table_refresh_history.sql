@@ -65,17 +65,23 @@
 
 
 {#-
-    Row count and an order-independent content hash of every relation the model reads.
-    Equal fingerprints mean equal contents, whatever rebuilt them in between. Those of the
-    keyed inputs (key_scoped_refresh.sql) are the sums of their keys', computed first.
+    Row count and a content fingerprint of every relation the model reads. Equal
+    fingerprints mean equal contents, whatever rebuilt them in between:
+
+    - an append-only input (append_only_inputs.sql): its row count, its highest stamp and
+      its build mark, which change whenever its contents do. Only the stamp column is read.
+    - a keyed input (key_scoped_refresh.sql): the sums of its keys' counts and content hashes,
+      computed first.
+    - any other input: its row count and an order-independent hash of all its rows.
 
     An input another dynamic table already fingerprinted in this dbt invocation (its refresh
-    row, QUERY_ID = invocation_id, is in the history) is not hashed again: within one
+    row, QUERY_ID = invocation_id, is in the history) is not read again: within one
     invocation an input is complete before any model reading it starts and is not written
     again, and the DuckDB file admits no writer from another process meanwhile.
 -#}
 {% macro dynamic_table_input_fingerprints(history, keyed_inputs=[], key_columns=[]) %}
-    {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
+    {%- set hashed_keyed = keyed_inputs | selectattr('stamp', 'none') | list -%}
+    {%- set keyed_names = hashed_keyed | map(attribute='name') | list -%}
     {%- set fingerprints = {} -%}
     {%- for row in run_query("select cast(INPUT_FINGERPRINTS as varchar) from " ~ history
             ~ " where QUERY_ID = '" ~ invocation_id ~ "' and STATE = 'SUCCEEDED'").rows -%}
@@ -89,7 +95,7 @@
         {% do compute_dynamic_table_key_fingerprints(keyed_inputs, key_columns) %}
     {%- endif -%}
     {%- set probes = [] -%}
-    {%- for input in keyed_inputs -%}
+    {%- for input in hashed_keyed -%}
         {%- do probes.append(keyed_input_fingerprint_probe(input)) -%}
     {%- endfor -%}
     {%- set inputs = [] -%}
@@ -97,8 +103,12 @@
         {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
         {%- set relation = dynamic_table_input_relation(node) -%}
         {%- set name = dynamic_table_input_name(relation) -%}
+        {%- set stamp = dynamic_table_input_stamp(node) -%}
         {%- do inputs.append(name) -%}
-        {%- if name not in keyed_names and name not in fingerprints -%}
+        {%- if name in keyed_names or name in fingerprints -%}
+        {%- elif stamp -%}
+            {%- do probes.append(append_only_fingerprint_probe(name, relation, stamp)) -%}
+        {%- else -%}
             {%- do probes.append(
                 "select '" ~ name ~ "' as input_name, count(*) as row_count, "
                 ~ "cast(coalesce(sum(hash(input_rows)), 0) as varchar) as content_hash "

@@ -5,9 +5,11 @@
     GOVERNANCE.DT_KEY_FINGERPRINTS__<SCHEMA>__<NAME>; an input's fingerprint is the sum of
     its keys'. The next refresh compares them and, when only keyed inputs changed, evaluates
     the model's query over those inputs restricted to the changed keys and replaces just
-    those keys' rows. Anything it cannot vouch for (an input without the key changed, no
-    stored state matching the last refresh, a keyed input the query does not name) falls
-    back to evaluating the whole query.
+    those keys' rows. An append-only keyed input (append_only_inputs.sql) is not hashed: its
+    changed keys are those of its rows stamped after the last refresh. Anything it cannot
+    vouch for (an input without the key changed, no stored state matching the last refresh,
+    an append-only input rebuilt or short of the rows it had, a keyed input the query does
+    not name) falls back to evaluating the whole query.
 -#}
 
 {#- The inputs of the model that have every refresh_key column: [{name, relation_name}]. -#}
@@ -22,7 +24,8 @@
             {%- if key_columns | reject('in', columns) | list | length == 0 -%}
                 {%- do keyed.append({
                     'name': dynamic_table_input_name(relation),
-                    'relation_name': node.relation_name}) -%}
+                    'relation_name': node.relation_name,
+                    'stamp': dynamic_table_input_stamp(node)}) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
@@ -43,15 +46,20 @@
 {% endmacro %}
 
 
-{#- Per-key row count and content hash of every keyed input, into a temp table. -#}
+{#-
+    Per-key row count and content hash of every keyed input but the append-only ones, into a
+    temp table (empty, with the key columns of the first keyed input, if there are none).
+-#}
 {% macro compute_dynamic_table_key_fingerprints(keyed_inputs, key_columns) %}
     {%- set keys = key_columns | join(', ') -%}
+    {%- set hashed = keyed_inputs | selectattr('stamp', 'none') | list -%}
     {% call statement('dynamic_table_key_fingerprints') %}
         create or replace temp table {{ dynamic_table_new_key_fingerprints() }} as
-        {% for input in keyed_inputs %}
+        {% for input in hashed or keyed_inputs[:1] %}
         select '{{ input.name }}' as input_name, {{ keys }},
             count(*) as row_count, sum(hash(input_rows)) as content_hash
         from {{ input.relation_name }} as input_rows
+        {{ 'where false' if not hashed }}
         group by {{ keys }}
         {{ 'union all' if not loop.last }}
         {% endfor %}
@@ -71,8 +79,10 @@
 
 {#-
     Whether this INCREMENTAL refresh can be key-scoped; if so, the changed keys are left in
-    temp table <name>__dt_changed_keys. It can when every input that changed is keyed and the
-    stored key fingerprints add up to the fingerprints the last refresh recorded.
+    temp table <name>__dt_changed_keys. It can when every input that changed is keyed, the
+    stored key fingerprints add up to the fingerprints the last refresh recorded, and every
+    append-only input that changed is the same build, still holding the rows it had then
+    (rows at or below the recorded stamp: as many as recorded), with new rows after them.
 -#}
 {% macro prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, key_columns) %}
     {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
@@ -84,6 +94,26 @@
             {{ return(false) }}
         {%- endif -%}
     {%- endfor -%}
+    {%- set appended = [] -%}
+    {%- for input in keyed_inputs | rejectattr('stamp', 'none') -%}
+        {%- set before = previous.input_fingerprints.get(input.name) -%}
+        {%- set now = fingerprints[input.name] -%}
+        {%- if before != now -%}
+            {%- set through = appended_through(before) -%}
+            {%- if through is none or before.contentHash.split(':', 2)[2]
+                    != now.contentHash.split(':', 2)[2] -%}
+                {{ return(false) }}
+            {%- endif -%}
+            {%- set kept = run_query("select count(*) from " ~ input.relation_name ~ " where "
+                ~ input.stamp ~ " <= " ~ through).rows[0][0] | int -%}
+            {%- if kept != before.rowCount -%}
+                {{ return(false) }}
+            {%- endif -%}
+            {%- do appended.append({'input': input, 'through': through}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set keyed_inputs = keyed_inputs | selectattr('stamp', 'none') | list -%}
+    {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
     {%- set state = dynamic_table_key_state_relation() -%}
     {%- if adapter.get_relation(state.database, state.schema, state.identifier) is none -%}
         {{ return(false) }}
@@ -121,6 +151,11 @@
             {%- endfor %}
         where now.row_count is distinct from before.row_count
             or now.content_hash is distinct from before.content_hash
+        {%- for change in appended %}
+        union
+        select {{ keys }} from {{ change.input.relation_name }}
+        where {{ change.input.stamp }} > {{ change.through }}
+        {%- endfor %}
     {% endcall %}
     {{ return(true) }}
 {% endmacro %}

@@ -7,11 +7,16 @@
 -- interaction already received (kept or not) stays out, so the table always equals a full
 -- refresh over the same RAW rows. Rows after the watermark that were excluded last time
 -- (a future-dated event, a duplicate) are read again and excluded again.
+--
+-- Append-only on _ingest_seq (meta append_only_on): the Gold dynamic tables read only the
+-- rows stamped after their last refresh to find what changed (append_only_inputs.sql).
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        meta={'append_only_on': '_ingest_seq'},
+        post_hook=["{{ mark_append_only_build() }}"],
     )
 }}
 
