@@ -19,27 +19,35 @@ paying_verified_fans as (
     where is_verified and purchase_count > 0
 ),
 
-purchase_windows as (
-    select
-        fan_id,
-        min(event_ts) as first_purchase_at,
-        max(event_ts) as last_purchase_at
-    from interactions
-    where is_purchase
-    group by fan_id
-),
-
-franchise_affinity as (
+fan_franchise_activity as (
+    -- interactions are read once: a second read of the CTE would materialize every column
+    -- of it on DuckDB. Interactions on a title missing from the catalog have no franchise
+    -- but still count toward the purchase window.
     select
         interactions.fan_id,
+        titles.title_id is not null as in_catalog,
         titles.franchise,
         count(*) as interaction_count,
         sum(case when interactions.is_purchase then interactions.amount_usd else 0 end)
-            as spend_usd
+            as spend_usd,
+        min(case when interactions.is_purchase then interactions.event_ts end)
+            as first_purchase_at,
+        max(case when interactions.is_purchase then interactions.event_ts end)
+            as last_purchase_at
     from interactions
-    inner join titles
+    left join titles
         on interactions.title_id = titles.title_id
-    group by interactions.fan_id, titles.franchise
+    group by interactions.fan_id, titles.title_id is not null, titles.franchise
+),
+
+purchase_windows as (
+    select
+        fan_id,
+        min(first_purchase_at) as first_purchase_at,
+        max(last_purchase_at) as last_purchase_at
+    from fan_franchise_activity
+    where first_purchase_at is not null
+    group by fan_id
 ),
 
 favourite_franchises as (
@@ -47,7 +55,8 @@ favourite_franchises as (
     select
         fan_id,
         franchise
-    from franchise_affinity
+    from fan_franchise_activity
+    where in_catalog
     {{ qualify_first('fan_id', 'interaction_count desc, spend_usd desc, franchise') }}
 )
 

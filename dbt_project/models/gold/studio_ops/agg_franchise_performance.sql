@@ -14,19 +14,6 @@ box_office as (
     select * from {{ ref('fact_box_office') }}
 ),
 
-franchise_interactions as (
-    select
-        title_catalog.franchise,
-        interactions.region,
-        interactions.title_id,
-        interactions.fan_id,
-        case when interactions.is_purchase then interactions.amount_usd else 0 end
-            as revenue_usd
-    from interactions
-    inner join title_catalog
-        on interactions.title_id = title_catalog.title_id
-),
-
 franchise_box_office as (
     select
         title_catalog.franchise,
@@ -40,13 +27,24 @@ franchise_box_office as (
 
 fan_totals as (
     select
-        franchise,
-        region,
+        title_catalog.franchise,
+        interactions.region,
         count(*) as interactions,
-        count(distinct fan_id) as unique_fans,
-        sum(revenue_usd) as fan_revenue_usd
-    from franchise_interactions
-    group by franchise, region
+        count(distinct interactions.fan_id) as unique_fans,
+        sum(case when interactions.is_purchase then interactions.amount_usd else 0 end)
+            as fan_revenue_usd
+    from interactions
+    inner join title_catalog
+        on interactions.title_id = title_catalog.title_id
+    group by title_catalog.franchise, interactions.region
+),
+
+interaction_titles as (
+    -- the model itself, not the CTE: a CTE read twice is materialized whole on DuckDB
+    select distinct
+        title_id,
+        region
+    from {{ ref('stg_fan_interactions') }}
 ),
 
 box_office_totals as (
@@ -59,7 +57,10 @@ box_office_totals as (
 ),
 
 active_titles as (
-    select franchise, region, title_id from franchise_interactions
+    select title_catalog.franchise, interaction_titles.region, interaction_titles.title_id
+    from interaction_titles
+    inner join title_catalog
+        on interaction_titles.title_id = title_catalog.title_id
     union
     select franchise, region, title_id from franchise_box_office
 ),

@@ -3,11 +3,14 @@
 -- snp_fan_profiles, which versions region and preferred_genre, so "latest" must be
 -- deterministic: event_ts, then interaction_id.
 --
--- Incremental: a run recomputes only the fans that changed, from all their interactions, and
--- replaces their rows (delete+insert on fan_id). A fan changed when an interaction of theirs
--- arrived after the highest _ingest_seq the table has counted (interactions are append-only),
--- or when the routed e-mail hash differs from the one in the table. The result equals a full
--- refresh over the same data. A table built before the watermark existed has no
+-- Incremental (delete+insert on fan_id): a run touches only the fans that changed, and the
+-- result equals a full refresh over the same data. Interactions are append-only, so a fan
+-- with interactions after the highest _ingest_seq the table has counted gets its row merged
+-- with just those: counts and spend added, first/last interaction widened, and the profile of
+-- the newest event taken when it is later than the row's last_interaction_at. Only a fan
+-- whose newest new event ties with last_interaction_at (the tie-break interaction_id is not
+-- kept) is recomputed from all their interactions. A fan whose routed e-mail hash differs
+-- from the table's gets the new hash. A table built before the watermark existed has no
 -- _ingest_seq: its first incremental run recomputes every fan and adds the column
 -- (append_new_columns), so no --full-refresh is needed.
 {{
@@ -35,30 +38,111 @@ routed_email_hashes as (
 {#- a unit test's `this` is its given rows (a string), which carry the watermark -#}
 {%- set counted_columns = ['_ingest_seq'] if this is string else (
     adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) -%}
-changed_fans as (
+{%- set merging = '_ingest_seq' in counted_columns -%}
+{% endif %}
+
+{% if is_incremental() and merging %}
+arrivals as (
     -- the model itself, not the CTE: a CTE read twice is materialized whole on DuckDB
-    select fan_id
+    select *
     from {{ ref('stg_fan_interactions') }}
-    {% if '_ingest_seq' in counted_columns -%}
     where _ingest_seq > (select coalesce(max(_ingest_seq), -1) from {{ this }})
-    {%- endif %}
+),
 
-    union
+arrival_activity as (
+    select
+        fan_id,
+        min(event_ts) as first_interaction_at,
+        max(event_ts) as last_interaction_at,
+        count(*) as interaction_count,
+        sum(case when is_purchase then 1 else 0 end) as purchase_count,
+        coalesce(sum(case when is_purchase then amount_usd end), 0) as spend_usd,
+        max(_ingest_seq) as _ingest_seq
+    from arrivals
+    group by fan_id
+),
 
-    select counted.fan_id
+arrival_profiles as (
+    select
+        fan_id,
+        fan_type,
+        is_verified,
+        region,
+        preferred_genre,
+        event_ts
+    from arrivals
+    {{ qualify_first('fan_id', 'event_ts desc, interaction_id desc') }}
+),
+
+merged as (
+    select
+        arrival_activity.fan_id,
+        case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
+            then newest.fan_type else counted.fan_type end as fan_type,
+        case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
+            then newest.is_verified else counted.is_verified end as is_verified,
+        case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
+            then newest.region else counted.region end as region,
+        case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
+            then newest.preferred_genre else counted.preferred_genre end as preferred_genre,
+        case when counted.first_interaction_at < arrival_activity.first_interaction_at
+            then counted.first_interaction_at
+            else arrival_activity.first_interaction_at end as first_interaction_at,
+        case when counted.last_interaction_at > arrival_activity.last_interaction_at
+            then counted.last_interaction_at
+            else arrival_activity.last_interaction_at end as last_interaction_at,
+        coalesce(counted.interaction_count, 0) + arrival_activity.interaction_count
+            as interaction_count,
+        coalesce(counted.purchase_count, 0) + arrival_activity.purchase_count as purchase_count,
+        cast(coalesce(counted.total_spend_usd, 0) + arrival_activity.spend_usd as decimal(18, 2))
+            as total_spend_usd,
+        arrival_activity._ingest_seq
+    from arrival_activity
+    inner join arrival_profiles as newest
+        on arrival_activity.fan_id = newest.fan_id
+    left join {{ this }} as counted
+        on arrival_activity.fan_id = counted.fan_id
+    -- a tie with the counted latest event needs its interaction_id: recomputed below
+    where counted.fan_id is null or newest.event_ts <> counted.last_interaction_at
+),
+
+rehashed as (
+    -- no new interaction, only a different routed e-mail hash: the row as it is
+    select
+        counted.fan_id,
+        counted.fan_type,
+        counted.is_verified,
+        counted.region,
+        counted.preferred_genre,
+        counted.first_interaction_at,
+        counted.last_interaction_at,
+        counted.interaction_count,
+        counted.purchase_count,
+        counted.total_spend_usd,
+        counted._ingest_seq
     from {{ this }} as counted
     left join routed_email_hashes as routed
         on counted.fan_id = routed.fan_id
     where counted.email_hash is distinct from routed.email_hash
+        and counted.fan_id not in (select fan_id from arrival_activity)
+),
+
+recomputed_fans as (
+    select newest.fan_id
+    from arrival_profiles as newest
+    inner join {{ this }} as counted
+        on newest.fan_id = counted.fan_id
+    where newest.event_ts = counted.last_interaction_at
 ),
 
 fan_interactions as (
     select *
     from interactions
-    where fan_id in (select fan_id from changed_fans)
+    where fan_id in (select fan_id from recomputed_fans)
 ),
 {% else %}
 fan_interactions as (
+    -- a first build, a full refresh, or a table without the watermark: every fan
     select * from interactions
 ),
 {% endif %}
@@ -86,23 +170,45 @@ fan_activity as (
         max(_ingest_seq) as _ingest_seq
     from fan_interactions
     group by fan_id
+),
+
+fans as (
+    select
+        fan_activity.fan_id,
+        latest_profiles.fan_type,
+        latest_profiles.is_verified,
+        latest_profiles.region,
+        latest_profiles.preferred_genre,
+        fan_activity.first_interaction_at,
+        fan_activity.last_interaction_at,
+        fan_activity.interaction_count,
+        fan_activity.purchase_count,
+        fan_activity.total_spend_usd,
+        fan_activity._ingest_seq
+    from fan_activity
+    inner join latest_profiles
+        on fan_activity.fan_id = latest_profiles.fan_id
+    {%- if is_incremental() and merging %}
+    union all
+    select * from merged
+    union all
+    select * from rehashed
+    {%- endif %}
 )
 
 select
-    fan_activity.fan_id,
-    latest_profiles.fan_type,
-    latest_profiles.is_verified,
+    fans.fan_id,
+    fans.fan_type,
+    fans.is_verified,
     routed_email_hashes.email_hash,
-    latest_profiles.region,
-    latest_profiles.preferred_genre,
-    fan_activity.first_interaction_at,
-    fan_activity.last_interaction_at,
-    fan_activity.interaction_count,
-    fan_activity.purchase_count,
-    fan_activity.total_spend_usd,
-    fan_activity._ingest_seq
-from fan_activity
-inner join latest_profiles
-    on fan_activity.fan_id = latest_profiles.fan_id
+    fans.region,
+    fans.preferred_genre,
+    fans.first_interaction_at,
+    fans.last_interaction_at,
+    fans.interaction_count,
+    fans.purchase_count,
+    fans.total_spend_usd,
+    fans._ingest_seq
+from fans
 left join routed_email_hashes
-    on fan_activity.fan_id = routed_email_hashes.fan_id
+    on fans.fan_id = routed_email_hashes.fan_id
