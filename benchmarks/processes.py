@@ -1,14 +1,17 @@
 """Run a command as a child process and measure its wall time and peak memory.
 
-Peak memory is taken two ways, because neither alone is right for a process tree:
-- the kernel's high-water mark (ru_maxrss) of the child, from os.wait4 on that child alone:
-  exact, but for a tree it is the peak of its single largest process, not their sum (a
-  `getrusage(RUSAGE_CHILDREN)` delta would be wrong too: ru_maxrss is a maximum over every
-  child ever waited for, not a sum, so a smaller later child shows no change);
-- the resident set of the whole tree (the child and every descendant, e.g. the `dbt`
-  processes Dagster starts while its own process stays resident), summed from /proc every
-  50 ms: catches processes that overlap, may miss a spike shorter than the interval.
-The peak reported is the larger of the two.
+Peak memory is taken two ways, because neither alone is right for a process tree, both
+sampled from /proc every 50 ms over the child and every descendant (e.g. the `dbt`
+processes Dagster starts while its own process stays resident):
+- the kernel's high-water mark of each process's own memory (VmHWM): exact for one process
+  up to its last sample, but for a tree the peak of its single largest process, not their
+  sum;
+- the resident set of the whole tree, summed: catches processes that overlap, may miss a
+  spike shorter than the interval.
+The peak reported is the larger of the two. The rusage of the child (os.wait4's ru_maxrss)
+is not used: the kernel carries into it the high-water mark of the memory the child had
+before its exec, which is a copy of this process's (a `true` started by a parent holding
+800 MiB reports 800 MiB), so every child would show at least the benchmark runner's size.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ _SAMPLE_SECONDS = 0.05
 class ChildRun:
     argv: tuple[str, ...]
     seconds: float
-    process_peak_bytes: int  # kernel high-water mark of the largest single process
+    process_peak_bytes: int  # sampled high-water mark (VmHWM) of the largest single process
     tree_peak_bytes: int  # sampled peak of the whole tree's summed resident set
     stdout: str
 
@@ -58,18 +61,27 @@ def _parents() -> dict[int, int]:
     return parents
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Summed resident set of `root` and all its descendants."""
+def _high_water_bytes(pid: int) -> int:
+    """The kernel's high-water mark of the resident set of `pid`'s memory since its exec."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # kB
+    return 0
+
+
+def tree_memory_bytes(root: int) -> tuple[int, int]:
+    """(summed resident set, largest single high-water mark) of `root` and its descendants."""
     children: dict[int, list[int]] = {}
     for pid, parent in _parents().items():
         children.setdefault(parent, []).append(pid)
-    total, pending = 0, [root]
+    total, largest, pending = 0, 0, [root]
     while pending:
         pid = pending.pop()
         pending.extend(children.get(pid, ()))
         with contextlib.suppress(OSError, ValueError, IndexError):
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_BYTES
-    return total
+            largest = max(largest, _high_water_bytes(pid))
+    return total, largest
 
 
 def run_child(
@@ -90,12 +102,13 @@ def run_child(
             start_new_session=True,  # its descendants share its process group, for a kill
         )
         done = threading.Event()
-        tree_peak = 0
+        tree_peak = process_peak = 0
 
         def sample() -> None:
-            nonlocal tree_peak
+            nonlocal tree_peak, process_peak
             while not done.is_set():
-                tree_peak = max(tree_peak, tree_rss_bytes(child.pid))
+                resident, high_water = tree_memory_bytes(child.pid)
+                tree_peak, process_peak = max(tree_peak, resident), max(process_peak, high_water)
                 done.wait(_SAMPLE_SECONDS)
 
         def kill() -> None:
@@ -107,7 +120,7 @@ def run_child(
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(child.pid, 0)
+            _, status, _usage = os.wait4(child.pid, 0)
         finally:
             timer.cancel()
             done.set()
@@ -125,7 +138,7 @@ def run_child(
     return ChildRun(
         argv=tuple(argv),
         seconds=seconds,
-        process_peak_bytes=usage.ru_maxrss * 1024,  # KiB on Linux
+        process_peak_bytes=process_peak,
         tree_peak_bytes=tree_peak,
         stdout=stdout,
     )

@@ -52,12 +52,7 @@ arrivals as (
 arrival_activity as (
     select
         fan_id,
-        min(event_ts) as first_interaction_at,
-        max(event_ts) as last_interaction_at,
-        count(*) as interaction_count,
-        sum(case when is_purchase then 1 else 0 end) as purchase_count,
-        coalesce(sum(case when is_purchase then amount_usd end), 0) as spend_usd,
-        max(_ingest_seq) as _ingest_seq
+        {{ fan_activity_aggregates() }}
     from arrivals
     group by fan_id
 ),
@@ -94,8 +89,8 @@ merged as (
         coalesce(counted.interaction_count, 0) + arrival_activity.interaction_count
             as interaction_count,
         coalesce(counted.purchase_count, 0) + arrival_activity.purchase_count as purchase_count,
-        cast(coalesce(counted.total_spend_usd, 0) + arrival_activity.spend_usd as decimal(18, 2))
-            as total_spend_usd,
+        cast(coalesce(counted.total_spend_usd, 0) + arrival_activity.total_spend_usd
+            as decimal(18, 2)) as total_spend_usd,
         arrival_activity._ingest_seq
     from arrival_activity
     inner join arrival_profiles as newest
@@ -161,13 +156,7 @@ latest_profiles as (
 fan_activity as (
     select
         fan_id,
-        min(event_ts) as first_interaction_at,
-        max(event_ts) as last_interaction_at,
-        count(*) as interaction_count,
-        sum(case when is_purchase then 1 else 0 end) as purchase_count,
-        cast(coalesce(sum(case when is_purchase then amount_usd end), 0) as decimal(18, 2))
-            as total_spend_usd,
-        max(_ingest_seq) as _ingest_seq
+        {{ fan_activity_aggregates() }}
     from fan_interactions
     group by fan_id
 ),
