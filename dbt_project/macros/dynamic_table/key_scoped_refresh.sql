@@ -12,7 +12,7 @@
     not name) falls back to evaluating the whole query.
 -#}
 
-{#- The inputs of the model that have every refresh_key column: [{name, relation_name}]. -#}
+{#- The inputs of the model that have every refresh_key column: [{name, relation_name, stamp}]. -#}
 {% macro dynamic_table_keyed_inputs(key_columns) %}
     {%- set keyed = [] -%}
     {%- if key_columns -%}
