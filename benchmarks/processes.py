@@ -120,13 +120,12 @@ def run_child(
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, _usage = os.wait4(child.pid, 0)
+            child.wait()
         finally:
             timer.cancel()
             done.set()
             sampler.join()
         seconds = time.monotonic() - started
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4, not Popen
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()

@@ -54,12 +54,15 @@
 {%- endmacro %}
 
 
-{#- The highest stamp an append-only fingerprint records, none if it is not one. -#}
-{% macro appended_through(fingerprint) %}
+{#-
+    What an append-only fingerprint records: {'through': its highest stamp, 'mark': its build
+    mark}; none if the fingerprint is not one.
+-#}
+{% macro appended_fingerprint(fingerprint) %}
     {%- set parts = ((fingerprint or {}).get('contentHash') or '') | string -%}
     {%- set parts = parts.split(':', 2) -%}
     {%- if parts | length != 3 or parts[0] != 'appended' -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(parts[1] | int) }}
+    {{ return({'through': parts[1] | int, 'mark': parts[2]}) }}
 {% endmacro %}

@@ -97,23 +97,23 @@
     {%- set appended = [] -%}
     {%- for input in keyed_inputs | rejectattr('stamp', 'none') -%}
         {%- set before = previous.input_fingerprints.get(input.name) -%}
-        {%- set now = fingerprints[input.name] -%}
-        {%- if before != now -%}
-            {%- set through = appended_through(before) -%}
-            {%- if through is none or before.contentHash.split(':', 2)[2]
-                    != now.contentHash.split(':', 2)[2] -%}
+        {%- if before != fingerprints[input.name] -%}
+            {%- set recorded = appended_fingerprint(before) -%}
+            {%- set now = appended_fingerprint(fingerprints[input.name]) -%}
+            {%- if recorded is none or recorded.mark != now.mark -%}
                 {{ return(false) }}
             {%- endif -%}
             {%- set kept = run_query("select count(*) from " ~ input.relation_name ~ " where "
-                ~ input.stamp ~ " <= " ~ through).rows[0][0] | int -%}
+                ~ input.stamp ~ " <= " ~ recorded.through).rows[0][0] | int -%}
             {%- if kept != before.rowCount -%}
                 {{ return(false) }}
             {%- endif -%}
-            {%- do appended.append({'input': input, 'through': through}) -%}
+            {%- do appended.append({'input': input, 'through': recorded.through}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set keyed_inputs = keyed_inputs | selectattr('stamp', 'none') | list -%}
-    {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
+    {#- the other keyed inputs are hashed per key: their stored state must match -#}
+    {%- set hashed_names = keyed_inputs | selectattr('stamp', 'none')
+        | map(attribute='name') | list -%}
     {%- set state = dynamic_table_key_state_relation() -%}
     {%- if adapter.get_relation(state.database, state.schema, state.identifier) is none -%}
         {{ return(false) }}
@@ -125,7 +125,7 @@
     {%- for row in stored.rows -%}
         {%- do stored_fingerprints.update({row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
     {%- endfor -%}
-    {%- for name in keyed_names -%}
+    {%- for name in hashed_names -%}
         {%- set recorded = previous.input_fingerprints.get(name) -%}
         {%- set empty = {'rowCount': 0, 'contentHash': '0'} -%}
         {%- if recorded is none or stored_fingerprints.get(name, empty) != recorded -%}
@@ -143,7 +143,7 @@
         from {{ dynamic_table_new_key_fingerprints() }} as now
         full outer join (
             select * from {{ state }}
-            where input_name in ('{{ keyed_names | join("', '") }}')
+            where input_name in ('{{ hashed_names | join("', '") }}')
         ) as before
             on now.input_name = before.input_name
             {%- for column in key_columns %}

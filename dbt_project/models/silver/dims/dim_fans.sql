@@ -72,14 +72,11 @@ arrival_profiles as (
 merged as (
     select
         arrival_activity.fan_id,
+        -- the profile of the newest event when it is later than the counted latest event
+        {%- for column in ['fan_type', 'is_verified', 'region', 'preferred_genre'] %}
         case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
-            then newest.fan_type else counted.fan_type end as fan_type,
-        case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
-            then newest.is_verified else counted.is_verified end as is_verified,
-        case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
-            then newest.region else counted.region end as region,
-        case when counted.fan_id is null or newest.event_ts > counted.last_interaction_at
-            then newest.preferred_genre else counted.preferred_genre end as preferred_genre,
+            then newest.{{ column }} else counted.{{ column }} end as {{ column }},
+        {%- endfor %}
         case when counted.first_interaction_at < arrival_activity.first_interaction_at
             then counted.first_interaction_at
             else arrival_activity.first_interaction_at end as first_interaction_at,
