@@ -158,7 +158,9 @@ def test_csv_reader_accounts_for_every_row(rows: list[list[str]]) -> None:
 
 _TOKENS = ("nan", "NaN", "Infinity", "-inf", "INF", "[1,]", '{"a": 1 ,}', "1e400", "1E5", "-0",
            "1.5e-7", "12345678901234567890123", '"\\u00e9\\ud83d\\ude00"', '"a,]"', "null",
-           '"\\u3000"', '" \\u0085"', "[]", "{}", "false", '{"b": 1, "b": 2}', '"x"')  # fmt: skip
+           '"\\u3000"', '" \\u0085"', "[]", "{}", "false", '{"b": 1, "b": 2}', '"x"',
+           "9" * 310, "0." + "0" * 330 + "1", "-" + "1" * 305 + ".5", "2.5E-400", "[ NaN]",
+           "[1 , -Infinity ]")  # fmt: skip
 _templated = st.builds(
     lambda key, first, second: (
         f'{{"interaction_id": "INT-1", "{key}": {first}, "{key}": {second}, "rating": {first}}}'
