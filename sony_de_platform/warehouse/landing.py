@@ -102,26 +102,31 @@ class LandedFile(NamedTuple):
 
 @dataclass(frozen=True)
 class _JsonLines:
-    """Where a JSON Lines file's lines lie in its bytes (no byte-order mark, no final newline)
-    and how many there are, as the Python reader counts them."""
+    """Where a JSON Lines file's lines lie in its bytes (no byte-order mark, no final newline).
+    Their count is the staging table's: one row per line, as the Python reader splits them."""
 
     data: bytes
     start: int
     end: int
-    count: int
 
     @classmethod
     def of(cls, data: bytes) -> _JsonLines | None:
-        """None if the file is not UTF-8 (the Python reader names each line's bad byte)."""
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+        """None if the file is not UTF-8 (the Python reader names each line's bad byte).
+        ASCII is UTF-8: checking that is about 20 times cheaper than decoding, which only
+        the other files pay (1.2 s for the 605 MB of interactions at scale 10)."""
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         start = len(_BOM_BYTES) if data.startswith(_BOM_BYTES) else 0
-        if start == len(data):
-            return cls(data, start, start, 0)
-        end = len(data) - 1 if data.endswith(b"\n") else len(data)
-        return cls(data, start, end, data.count(b"\n", start, end) + 1)
+        end = len(data) - 1 if data.endswith(b"\n") and len(data) > start else len(data)
+        return cls(data, start, end)
+
+    @property
+    def has_lines(self) -> bool:
+        """False for an empty file (or a byte-order mark alone); a lone newline is one line."""
+        return self.start < len(self.data)
 
     def as_arrow(self) -> pa.LargeStringArray:
         """The lines as one Arrow string, without copying the bytes."""
@@ -162,7 +167,7 @@ def stage_jsonl_files(
             [pa.array([key], pa.int64()), read.as_arrow()], names=["file_index", "text"]
         )
         for key, read in readable
-        if read.count > 0
+        if read.has_lines
     ]
     landing = landings[0]
     fields = tuple(identifier(name) for name in landing.fields)
@@ -198,10 +203,23 @@ def stage_jsonl_files(
     ).fetchall():
         doubtful.setdefault(key, []).append(DoubtfulRecord(number, line=text))
     clean = _clean_counts(connection, table)
-    for key, read in readable:
+    lines_read = _lines_read(connection, table)
+    for key, _ in readable:
         rows, lines = clean.get(key, (0, None))
-        staged[key] = StagedFile(read.count, rows, lines, fields, table, key, doubtful.get(key, []))
+        staged[key] = StagedFile(
+            lines_read.get(key, 0), rows, lines, fields, table, key, doubtful.get(key, [])
+        )
     return staged
+
+
+def _lines_read(connection: duckdb.DuckDBPyConnection, table: str) -> dict[int, int]:
+    """Per staged file: its records (lines, rows), clean or not."""
+    return {
+        int(key): int(count)
+        for key, count in connection.execute(
+            f"SELECT file_index, COUNT(*) FROM {table} GROUP BY 1"
+        ).fetchall()
+    }
 
 
 def _clean_counts(
@@ -294,9 +312,7 @@ def _stage_parquet_group(
     except duckdb.Error:
         connection.execute(f"DROP TABLE IF EXISTS {table}")
         return None
-    lines_read = dict(
-        connection.execute(f"SELECT file_index, COUNT(*) FROM {table} GROUP BY 1").fetchall()
-    )
+    lines_read = _lines_read(connection, table)
     clean = _clean_counts(connection, table)
     doubtful: dict[int, list[int]] = {}
     for key, number in connection.execute(
@@ -307,7 +323,7 @@ def _stage_parquet_group(
     for key, path in zip(keys, paths, strict=True):
         rows, lines = clean.get(key, (0, None))
         staged[key] = StagedFile(
-            int(lines_read.get(key, 0)),
+            lines_read.get(key, 0),
             rows,
             lines,
             fields,
