@@ -6,7 +6,8 @@ SQLite connection on it and closes it after (NullPool). On SQLite the first stat
 new connection (reading the schema, mapping the write-ahead log's index) and the close
 cost about 2 ms on a 2-core machine, and a stored event takes several of them: about 15 ms
 an event, for the ~500 events of a daily build at scale 1 (benchmarks: section
-orchestration). Here each database keeps one engine per process with one pooled connection.
+orchestration). Here each database keeps one engine per process, whose pool keeps its
+connections open.
 Files, schema, migrations, write-ahead log, busy timeout and watchers are Dagster's, so an
 instance can switch between this class and Dagster's default and keep its history.
 
