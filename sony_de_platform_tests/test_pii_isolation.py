@@ -15,7 +15,7 @@ from dagster import (
     define_asset_job,
 )
 
-from sony_de_platform.cdc.pii_isolation import PII_PATTERNS, build_pii_isolation_checks
+from sony_de_platform.cdc.pii_isolation import PII_RULES, build_pii_isolation_checks
 from sony_de_platform.warehouse import DuckDBWarehouse
 
 DIM_FANS = AssetKey(["DIMS", "dim_fans"])
@@ -160,10 +160,17 @@ def test_a_leak_in_a_table_no_asset_owns_fails_every_check(warehouse: DuckDBWare
 def test_pii_patterns_on_the_engine(
     warehouse: DuckDBWarehouse, value: str, rule: str | None
 ) -> None:
+    """The condition the scan evaluates (the plain search, then the pattern), and the pattern
+    alone: both find the same values."""
     with warehouse.session(read_only=True) as session:
-        matched = {
-            name
-            for name, pattern in PII_PATTERNS.items()
-            if session.scalar(f"SELECT {session.regex_contains_sql('?')}", [value, pattern])
-        }
+        matched = set()
+        for name, pii_rule in PII_RULES.items():
+            condition, params = pii_rule.matches_sql(session, "value")
+            scan = session.scalar(f"SELECT {condition} FROM (SELECT ? AS value)", [*params, value])
+            alone = session.scalar(
+                f"SELECT {session.regex_contains_sql('?')}", [value, pii_rule.pattern]
+            )
+            assert scan == alone, (name, value)
+            if scan:
+                matched.add(name)
     assert matched == ({rule} if rule else set())
