@@ -202,37 +202,30 @@ def stage_jsonl_files(
         f"SELECT file_index, line_number, doubtful_line FROM {table} WHERE NOT clean ORDER BY 1, 2"
     ).fetchall():
         doubtful.setdefault(key, []).append(DoubtfulRecord(number, line=text))
-    clean = _clean_counts(connection, table)
-    lines_read = _lines_read(connection, table)
+    counts = _file_counts(connection, table)
     for key, _ in readable:
-        rows, lines = clean.get(key, (0, None))
-        staged[key] = StagedFile(
-            lines_read.get(key, 0), rows, lines, fields, table, key, doubtful.get(key, [])
-        )
+        records, rows, lines = counts.get(key, _NO_RECORDS)
+        staged[key] = StagedFile(records, rows, lines, fields, table, key, doubtful.get(key, []))
     return staged
 
 
-def _lines_read(connection: duckdb.DuckDBPyConnection, table: str) -> dict[int, int]:
-    """Per staged file: its records (lines, rows), clean or not."""
-    return {
-        int(key): int(count)
-        for key, count in connection.execute(
-            f"SELECT file_index, COUNT(*) FROM {table} GROUP BY 1"
-        ).fetchall()
-    }
+_NO_RECORDS = (0, 0, None)
 
 
-def _clean_counts(
+def _file_counts(
     connection: duckdb.DuckDBPyConnection, table: str
-) -> dict[int, tuple[int, tuple[int, int]]]:
-    """Per staged file: its clean records, and the first and last of their line numbers."""
-    return {
-        key: (int(rows), (int(first), int(last)))
-        for key, rows, first, last in connection.execute(
-            f"SELECT file_index, COUNT(*), MIN(line_number), MAX(line_number) FROM {table} "
-            "WHERE clean GROUP BY 1"
-        ).fetchall()
-    }
+) -> dict[int, tuple[int, int, tuple[int, int] | None]]:
+    """Per staged file, in one scan of the staging table: its records (lines, rows), its clean
+    ones, and the first and last line numbers of those (None without any)."""
+    counts: dict[int, tuple[int, int, tuple[int, int] | None]] = {}
+    for key, records, clean, first, last in connection.execute(
+        "SELECT file_index, COUNT(*), COUNT(*) FILTER (WHERE clean), "
+        "MIN(line_number) FILTER (WHERE clean), MAX(line_number) FILTER (WHERE clean) "
+        f"FROM {table} GROUP BY 1"
+    ).fetchall():
+        lines = (int(first), int(last)) if clean else None
+        counts[int(key)] = (int(records), int(clean), lines)
+    return counts
 
 
 def stage_parquet_files(
@@ -312,8 +305,7 @@ def _stage_parquet_group(
     except duckdb.Error:
         connection.execute(f"DROP TABLE IF EXISTS {table}")
         return None
-    lines_read = _lines_read(connection, table)
-    clean = _clean_counts(connection, table)
+    counts = _file_counts(connection, table)
     doubtful: dict[int, list[int]] = {}
     for key, number in connection.execute(
         f"SELECT file_index, line_number FROM {table} WHERE NOT clean ORDER BY 1, 2"
@@ -321,9 +313,9 @@ def _stage_parquet_group(
         doubtful.setdefault(key, []).append(number)
     staged = {}
     for key, path in zip(keys, paths, strict=True):
-        rows, lines = clean.get(key, (0, None))
+        records, rows, lines = counts.get(key, _NO_RECORDS)
         staged[key] = StagedFile(
-            lines_read.get(key, 0),
+            records,
             rows,
             lines,
             fields,
