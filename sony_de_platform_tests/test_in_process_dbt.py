@@ -87,6 +87,26 @@ def test_a_failing_model_is_exit_code_1(dbt, tmp_path: Path):
     assert any(e["info"]["level"] == "error" for e in events)
 
 
+def test_a_node_command_writes_its_run_results_and_not_the_manifest(dbt, tmp_path: Path):
+    target = tmp_path / "run"
+    invocation = dbt.cli(
+        ["run", "--select", "stg_title_metadata"],  # fails: its RAW source does not exist yet
+        target_path=target,
+        raise_on_error=False,
+    )
+    _events(invocation)
+
+    results = invocation.get_artifact("run_results.json")["results"]
+    assert [(r["unique_id"], r["status"]) for r in results] == [
+        ("model.sony_de.stg_title_metadata", "error")
+    ]
+    assert not (target / "manifest.json").exists()
+    assert (target / "partial_parse.msgpack").exists()  # the next step starts from it
+    listing = dbt.cli(["ls", "--select", "dim_fans"], target_path=tmp_path / "ls")
+    _events(listing)
+    assert (tmp_path / "ls" / "manifest.json").exists()  # other commands write as dbt does
+
+
 def test_the_warehouse_file_is_free_for_another_process_after_an_invocation(
     dbt, settings: Settings, tmp_path: Path
 ):

@@ -17,7 +17,11 @@ What differs from a subprocess:
   answers Ctrl-C (it cancels its open queries);
 - dbt-duckdb keeps its database open between invocations in one process (for in-memory
   databases): it is released after each one, so the warehouse file is free again for the
-  platform's own sessions and for other processes.
+  platform's own sessions and for other processes;
+- a command that runs nodes (build, run, test, seed, snapshot) writes its run_results.json
+  and not manifest.json: dbt writes the 1 MB manifest twice per invocation (after parsing
+  and at the end), about 0.35 s in all, and dagster-dbt reads the manifest it loaded
+  with the definitions, never the copy in the invocation's folder.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import queue
 import threading
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sony_de_platform.transform.project import scoped_environment
@@ -35,6 +40,8 @@ from sony_de_platform.transform.project import scoped_environment
 _ONE_AT_A_TIME = threading.Lock()  # dbt's global state holds one invocation per process
 _END = object()
 _LEVELS = {"debug": 0, "info": 1, "warn": 2, "error": 3, "none": 4}  # dbt's log levels
+NODE_COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot"})  # give run results
+RUN_RESULTS = "run_results.json"
 
 
 class _EventLines:
@@ -69,6 +76,11 @@ class InProcessDbt:
 
     def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
         self.args = list(args)
+        command = next((arg for arg in self.args[1:] if not arg.startswith("-")), "")
+        # where dbt would write run_results.json (DBT_TARGET_PATH, set by the resource)
+        self._run_results: Path | None = None
+        if command in NODE_COMMANDS and "DBT_TARGET_PATH" in env:
+            self._run_results = Path(env["DBT_TARGET_PATH"]) / RUN_RESULTS
         self.stdout = _EventLines()
         self.returncode: int | None = None
         self._env = dict(env)
@@ -92,10 +104,15 @@ class InProcessDbt:
         code = 2
         try:
             with _ONE_AT_A_TIME, scoped_environment(self._env):
+                dbt_args = self.args[1:]
+                if self._run_results is not None:
+                    dbt_args = [*dbt_args, "--no-write-json"]  # run results written below
                 try:
-                    result = dbtRunner(callbacks=[self._emit]).invoke(self.args[1:])
+                    result = dbtRunner(callbacks=[self._emit]).invoke(dbt_args)
                 finally:
                     release_adapter_connections()
+                if self._run_results is not None:
+                    write_run_results(result.result, self._run_results)
             if result.success:
                 code = 0
             elif result.exception is None:
@@ -124,6 +141,18 @@ class InProcessDbt:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(self._thread.ident), ctypes.py_object(KeyboardInterrupt)
             )
+
+
+def write_run_results(result: Any, path: Path) -> bool:
+    """Write the run results of a command that ran nodes (even if a node failed) to `path`;
+    False, and nothing written, when dbt itself failed (a dbt process leaves none then)."""
+    from dbt.artifacts.schemas.run import RunExecutionResult
+
+    if not isinstance(result, RunExecutionResult):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result.write(str(path))
+    return True
 
 
 def release_adapter_connections() -> None:
