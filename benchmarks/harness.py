@@ -3,7 +3,8 @@
 What benchmark sections (and the tests of incremental models) build on: land chosen files,
 load them into Bronze with the platform's own loader, run dbt against the warehouse, time
 each step. dbt runs in-process on one parsed manifest, so a timing holds the work of the
-run and not dbt's start-up and parse.
+run and not dbt's start-up and parse. Like the platform's dbt steps (transform/in_process.py)
+an invocation writes its run_results.json and not the unchanged manifest.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sony_de_platform.bronze.loader import FileLoad, load_feed
 from sony_de_platform.cdc.routing import route_fan_pii
 from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, dbt_profile_env, load_settings
 from sony_de_platform.synthetic import MANIFEST_FILE
+from sony_de_platform.transform.in_process import RUN_RESULTS, write_run_results
 from sony_de_platform.transform.project import scoped_environment
 from sony_de_platform.warehouse import DuckDBWarehouse, Session, build_warehouse
 
@@ -82,11 +84,18 @@ class InProcessDbt:
 
     def invoke(self, warehouse_path: Path, args: Sequence[str]) -> DbtRun:
         """Run `dbt <args>` against the DuckDB file; raises with dbt's message on failure."""
+        results_path = self.target_path / RUN_RESULTS
+        results_path.unlink(missing_ok=True)
         with _profile_env(warehouse_path):
             started = time.monotonic()
-            result = dbtRunner(manifest=self.manifest).invoke([*args, *self._common_args()])
+            result = dbtRunner(manifest=self.manifest).invoke(
+                [*args, *self._common_args(), "--no-write-json"]
+            )
+            ran = write_run_results(result.result, results_path)
             seconds = time.monotonic() - started
-        run_results = json.loads((self.target_path / "run_results.json").read_text())
+        if not ran:
+            raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception}")
+        run_results = json.loads(results_path.read_text())
         failed = [r for r in run_results["results"] if r["status"] in ("error", "fail")]
         if not result.success or failed:
             detail = "; ".join(f"{r['unique_id']}: {r.get('message')}" for r in failed)
