@@ -36,17 +36,25 @@ arrivals as (
     where raw_interactions._ingest_seq > watermark.kept_through_seq
 ),
 
+received_before as (
+    -- ids of this batch that an earlier load already brought (kept or not). The earlier rows
+    -- are probed against the batch's ids: a NOT EXISTS over them hashes every earlier row.
+    -- The source itself, not the CTE: a CTE read twice is materialized whole on DuckDB.
+    select distinct earlier.interaction_id
+    from {{ source('raw', 'RAW_FAN_INTERACTIONS') }} as earlier
+    cross join watermark
+    where earlier._ingest_seq <= watermark.kept_through_seq
+        and earlier.interaction_id in (select interaction_id from arrivals)
+),
+
 first_arrivals as (
     select *
     from arrivals
     where interaction_id is not null
         and not exists (
             select 1
-            -- the source itself, not the CTE: a CTE read twice is materialized whole on DuckDB
-            from {{ source('raw', 'RAW_FAN_INTERACTIONS') }} as earlier
-            cross join watermark
-            where earlier._ingest_seq <= watermark.kept_through_seq
-                and earlier.interaction_id = arrivals.interaction_id
+            from received_before
+            where received_before.interaction_id = arrivals.interaction_id
         )
     {{ qualify_first('interaction_id', '_ingest_seq') }}
 ),
