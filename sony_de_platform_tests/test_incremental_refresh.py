@@ -113,7 +113,9 @@ class Scenario:
 
     def snapshot(self, label: str, warehouse: ReplayedWarehouse) -> None:
         self.gold[label] = {r: warehouse.rows(r) for r in GOLD}
-        self.identity[label] = {r: table_identity(warehouse, r) for r in GOLD}
+        self.identity[label] = {
+            r: table_identity(warehouse, r) for r in (*GOLD, "FACTS.fact_box_office")
+        }
         self.silver[label] = {r: warehouse.rows(r) for r in SILVER}
         self.build_marks[label] = build_mark(warehouse, "stg_fan_interactions")
 
@@ -152,6 +154,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
         for relation in (
             "STG.stg_fan_interactions",
             "FACTS.fact_daily_performance",
+            "FACTS.fact_box_office",
             "DIMS.dim_fans",
         ):
             built.watermarks[relation] = session.scalar(f"SELECT max(_ingest_seq) FROM {relation}")
@@ -279,6 +282,47 @@ def test_incremental_run_processed_only_the_new_files_rows(scenario: Scenario) -
     assert appended == [(new_file,)]
     assert new_days > 0
     assert recomputed_days == [], "only the days of the new file's interactions are recomputed"
+
+
+def test_incremental_fact_box_office_replaces_only_the_keys_of_the_new_reports(
+    scenario: Scenario,
+) -> None:
+    wh = scenario.incremental
+    mark = scenario.watermarks["FACTS.fact_box_office"]
+    (revision,) = scenario.revisions["file"]
+    source_file = str(revision.relative_to(wh.settings.landing_dir))
+    with wh.session() as session:
+        reported = set(
+            session.fetchall(
+                "SELECT title_id, CAST(report_date AS DATE), region FROM RAW.RAW_BOX_OFFICE "
+                "WHERE _source_file = ?",
+                [source_file],
+            )
+        )
+        written = session.fetchall(
+            "SELECT DISTINCT raw._source_file FROM FACTS.fact_box_office AS fact "
+            "JOIN RAW.RAW_BOX_OFFICE AS raw USING (_ingest_seq) WHERE fact._ingest_seq > ?",
+            [mark],
+        )
+    before = scenario.silver["no_new_input"]["FACTS.fact_box_office"]
+    after = scenario.silver["new_file"]["FACTS.fact_box_office"]
+    assert written == [(source_file,)]
+    # the same table, changed in place, not a rebuilt one
+    identity = {
+        label: scenario.identity[label]["FACTS.fact_box_office"] for label in scenario.identity
+    }
+    assert identity["first"] == identity["no_new_input"] == identity["new_file"]
+    assert identity["full_refresh"] != identity["new_file"]
+    # the other keys kept the rows they had; of the reported ones, the revised gross replaced
+    # its row and the zero-revenue reports removed theirs
+    assert [row for row in after if row[:3] not in reported] == [
+        row for row in before if row[:3] not in reported
+    ]
+    assert [row[:3] for row in after if row[:3] in reported] == [
+        (*scenario.revisions["revised"], region)
+        for (title_id, day, region) in sorted(reported)
+        if (title_id, day) == scenario.revisions["revised"]
+    ]
 
 
 def test_incremental_dim_fans_recomputes_only_the_fans_of_the_new_rows(scenario: Scenario) -> None:
