@@ -4,7 +4,8 @@ What benchmark sections (and the tests of incremental models) build on: land cho
 load them into Bronze with the platform's own loader, run dbt against the warehouse, time
 each step. dbt runs in-process on one parsed manifest, so a timing holds the work of the
 run and not dbt's start-up and parse. Like the platform's dbt steps (transform/in_process.py)
-an invocation writes its run_results.json and not the unchanged manifest.
+an invocation writes its run_results.json and not the unchanged manifest, with the objects
+alive before it frozen out of the garbage collector.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from sony_de_platform.bronze.loader import FileLoad, load_feed
 from sony_de_platform.cdc.routing import route_fan_pii
 from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, dbt_profile_env, load_settings
 from sony_de_platform.synthetic import MANIFEST_FILE
-from sony_de_platform.transform.in_process import RUN_RESULTS, write_run_results
+from sony_de_platform.transform.in_process import (
+    RUN_RESULTS,
+    long_lived_objects_frozen,
+    write_run_results,
+)
 from sony_de_platform.transform.project import scoped_environment
 from sony_de_platform.warehouse import DuckDBWarehouse, Session, build_warehouse
 
@@ -86,7 +91,7 @@ class InProcessDbt:
         """Run `dbt <args>` against the DuckDB file; raises with dbt's message on failure."""
         results_path = self.target_path / RUN_RESULTS
         results_path.unlink(missing_ok=True)
-        with _profile_env(warehouse_path):
+        with _profile_env(warehouse_path), long_lived_objects_frozen():
             started = time.monotonic()
             result = dbtRunner(manifest=self.manifest).invoke(
                 [*args, *self._common_args(), "--no-write-json"]

@@ -4,6 +4,7 @@ an interrupt that stops dbt."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -105,6 +106,24 @@ def test_a_node_command_writes_its_run_results_and_not_the_manifest(dbt, tmp_pat
     listing = dbt.cli(["ls", "--select", "dim_fans"], target_path=tmp_path / "ls")
     _events(listing)
     assert (tmp_path / "ls" / "manifest.json").exists()  # other commands write as dbt does
+
+
+def test_objects_alive_before_dbt_are_frozen_out_of_the_collector_while_it_runs(
+    dbt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    frozen_during_run: list[int] = []
+    emit = InProcessDbt._emit
+
+    def recording_emit(self: InProcessDbt, message) -> None:
+        frozen_during_run.append(gc.get_freeze_count())  # on dbt's thread, mid-run
+        emit(self, message)
+
+    monkeypatch.setattr(InProcessDbt, "_emit", recording_emit)
+    before = gc.get_freeze_count()
+    _events(dbt.cli(["ls", "--select", "dim_fans"], target_path=tmp_path / "ls"))
+
+    assert frozen_during_run and min(frozen_during_run) > before + 10_000
+    assert gc.get_freeze_count() == before  # unfrozen when dbt is done
 
 
 def test_the_warehouse_file_is_free_for_another_process_after_an_invocation(

@@ -21,17 +21,23 @@ What differs from a subprocess:
 - a command that runs nodes (build, run, test, seed, snapshot) writes its run_results.json
   and not manifest.json: dbt writes the 1 MB manifest twice per invocation (after parsing
   and at the end), about 0.35 s in all, and dagster-dbt reads the manifest it loaded
-  with the definitions, never the copy in the invocation's folder.
+  with the definitions, never the copy in the invocation's folder;
+- the objects the process held before dbt started (Dagster's, the definitions', dbt's
+  modules: about 300,000) are frozen out of the garbage collector while dbt runs: each full
+  collection during the run scanned them all again (0.15 to 0.2 s each, one or two per
+  step at scale 1), and none of them becomes garbage because dbt ran.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import queue
 import threading
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +109,7 @@ class InProcessDbt:
 
         code = 2
         try:
-            with _ONE_AT_A_TIME, scoped_environment(self._env):
+            with _ONE_AT_A_TIME, scoped_environment(self._env), long_lived_objects_frozen():
                 dbt_args = self.args[1:]
                 if self._run_results is not None:
                     dbt_args = [*dbt_args, "--no-write-json"]  # run results written below
@@ -141,6 +147,17 @@ class InProcessDbt:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(self._thread.ident), ctypes.py_object(KeyboardInterrupt)
             )
+
+
+@contextmanager
+def long_lived_objects_frozen() -> Iterator[None]:
+    """Keep the objects alive now out of the garbage collector's full collections until the
+    block ends (gc.freeze), so that collections during a dbt run scan only dbt's objects."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def write_run_results(result: Any, path: Path) -> bool:
