@@ -457,3 +457,24 @@ def test_dim_fans_built_before_its_watermark_catches_up_in_one_incremental_run(
     assert run.node_status == {"model.sony_de.dim_fans": "success"}
     assert wh.rows("DIMS.dim_fans") == built
     assert built == scenario.silver["full_refresh"]["DIMS.dim_fans"]
+
+
+def test_fact_box_office_built_before_its_watermark_catches_up_in_one_incremental_run(
+    scenario: Scenario,
+) -> None:
+    """A fact_box_office table from before the _ingest_seq watermark (it was rebuilt by every
+    run) needs no --full-refresh: the column is added and the first incremental run reads
+    every report once, replacing every key, a stale row included."""
+    wh = scenario.scratch
+    built = wh.rows("FACTS.fact_box_office")
+    with wh.session() as session:
+        session.execute("ALTER TABLE FACTS.fact_box_office DROP COLUMN _ingest_seq")
+        session.execute(
+            "UPDATE FACTS.fact_box_office SET gross_revenue_usd = gross_revenue_usd + 1 "
+            "WHERE (title_id, report_date, region) = "
+            "(SELECT (title_id, report_date, region) FROM FACTS.fact_box_office "
+            "ORDER BY ALL LIMIT 1)"
+        )
+    run = wh.dbt("run", "--select", "fact_box_office")
+    assert run.node_status == {"model.sony_de.fact_box_office": "success"}
+    assert wh.rows("FACTS.fact_box_office") == built
