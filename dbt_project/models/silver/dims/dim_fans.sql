@@ -34,19 +34,14 @@ routed_email_hashes as (
     select fan_id, email_hash from {{ source('routed', 'GUEST_FANS') }}
 ),
 
-{% if is_incremental() %}
-{#- a unit test's `this` is its given rows (a string), which carry the watermark -#}
-{%- set counted_columns = ['_ingest_seq'] if this is string else (
-    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) -%}
-{%- set merging = '_ingest_seq' in counted_columns -%}
-{% endif %}
+{%- set merging = is_incremental() and has_ingest_watermark() -%}
 
-{% if is_incremental() and merging %}
+{% if merging %}
 arrivals as (
     -- the model itself, not the CTE: a CTE read twice is materialized whole on DuckDB
     select *
     from {{ ref('stg_fan_interactions') }}
-    where _ingest_seq > (select coalesce(max(_ingest_seq), -1) from {{ this }})
+    where _ingest_seq > {{ ingest_watermark() }}
 ),
 
 arrival_activity as (
@@ -174,7 +169,7 @@ fans as (
     from fan_activity
     inner join latest_profiles
         on fan_activity.fan_id = latest_profiles.fan_id
-    {%- if is_incremental() and merging %}
+    {%- if merging %}
     union all
     select * from merged
     union all

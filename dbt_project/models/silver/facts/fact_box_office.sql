@@ -19,15 +19,12 @@
 }}
 
 {% if is_incremental() %}
-{#- a unit test's `this` is its given rows (a string), which carry the watermark -#}
-{%- set kept_columns = ['_ingest_seq'] if this is string else (
-    adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) -%}
 with new_reports as (
     select *
     from {{ source('raw', 'RAW_BOX_OFFICE') }}
     {#- a table built before the watermark existed: every report, once #}
-    {%- if '_ingest_seq' in kept_columns %}
-    where _ingest_seq > (select coalesce(max(_ingest_seq), -1) from {{ this }})
+    {%- if has_ingest_watermark() %}
+    where _ingest_seq > {{ ingest_watermark() }}
     {%- endif %}
 ),
 

@@ -42,7 +42,7 @@ changed_title_days as (
         title_id,
         event_date as performance_date
     from {{ ref('stg_fan_interactions') }}
-    where _ingest_seq > (select coalesce(max(_ingest_seq), -1) from {{ this }})
+    where _ingest_seq > {{ ingest_watermark() }}
 
     union
 
