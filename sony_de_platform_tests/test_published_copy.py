@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sony_de_platform.governance.access import grant_statements
 from sony_de_platform.governance.assets import READER_SCHEMAS
 from sony_de_platform.governance.key_stats import current_key_stats
 from sony_de_platform.settings import load_settings
@@ -87,21 +88,32 @@ def test_copy_holds_silver_gold_governance_only(published_pipeline: PublishedPip
             "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()",
         )
     }
-    assert {"RAW", "SECURE"}.isdisjoint(schemas)
+    assert {"RAW", "STG", "SECURE"}.isdisjoint(schemas)
     assert set(READER_SCHEMAS) <= schemas <= set(READER_SCHEMAS) | {"MAIN"}
 
     relations = "SELECT upper(table_schema), table_name, table_type FROM information_schema.tables "
-    in_reader = (
-        "WHERE upper(table_schema) IN ('STG','DIMS','FACTS','STUDIO_OPS','MARKETING','GOVERNANCE')"
-    )
+    in_reader = f"WHERE upper(table_schema) IN ({', '.join(map(repr, READER_SCHEMAS))})"
     expected = published_pipeline.query(relations + in_reader + " ORDER BY 1, 2")
     copied = _read(path, relations + "ORDER BY 1, 2")
     assert [(s, t) for s, t, _ in copied] == [(s, t) for s, t, _ in expected]
-    assert {kind for _, _, kind in copied} == {"BASE TABLE"}, "staging views materialized"
-    assert any(kind == "VIEW" for _, _, kind in expected), "the warehouse's STG are views"
+    assert {"DIMS", "FACTS", "STUDIO_OPS", "MARKETING", "GOVERNANCE"} == {s for s, _, _ in copied}
+    assert {kind for _, _, kind in copied} == {"BASE TABLE"}
     for schema, table, _ in expected:
         count = f"SELECT COUNT(*) FROM {schema}.{table}"
         assert _read(path, count) == published_pipeline.query(count), f"{schema}.{table}"
+
+
+def test_copy_holds_what_the_reader_roles_are_granted_on_snowflake() -> None:
+    """The local copy stands in for the analyst and monitor roles' grants: the same schemas."""
+    granted: set[str] = set()
+    for statement in grant_statements("SONY_DE", "SONY_DE_WH"):
+        grant = re.fullmatch(
+            r"GRANT (.+) ON SCHEMA SONY_DE\.(\w+) TO ROLE SONY_DE_(\w+)", statement
+        )
+        if grant and grant[3] in {"ANALYST", "MONITOR"} and "USAGE" in grant[1]:
+            granted.add(grant[2])
+    assert granted == {"DIMS", "FACTS", "STUDIO_OPS", "MARKETING", "GOVERNANCE"}
+    assert set(READER_SCHEMAS) == granted
 
 
 def test_copy_has_no_clear_pii(published_pipeline: PublishedPipeline) -> None:

@@ -322,6 +322,23 @@ def clear_pii_roles() -> list[str]:
     return [role.name for role in ROLES if role.sees_clear_pii]
 
 
+# The roles of the people who read what the platform built: analysts and the monitor. On
+# DuckDB, where no grant can be enforced inside one file, their published copy holds what
+# these roles may read on Snowflake, no more.
+READER_ROLES = ("ANALYST", "MONITOR")
+
+
+def readable_schemas(roles: Iterable[str]) -> tuple[Schema, ...]:
+    """The schemas any of `roles` may read (own or inherited grants), in Schema order."""
+    granted = {
+        schema
+        for role in roles
+        for holder in ancestors_first(role)
+        for schema in ACCESS.get(holder, {})
+    }
+    return tuple(schema for schema in Schema if schema in granted)
+
+
 # --- GRANT statements -------------------------------------------------------------------
 
 

@@ -1,10 +1,11 @@
 """Governance assets, run at the end of every medallion build.
 
 `governance/monitor_summaries` (both engines) writes counts readers may see into
-GOVERNANCE. `governance/published_reader_copy` (DuckDB only) then writes Silver, Gold and
-GOVERNANCE to a separate read-only file for the dashboard and analysts: they never contend
-with the writer's lock and never see RAW or SECURE (the PII). On Snowflake no copy is
-needed: readers connect with the monitor role, whose grants leave RAW and SECURE out.
+GOVERNANCE. `governance/published_reader_copy` (DuckDB only) then writes what the analyst
+and monitor roles may read (Silver's dimensions and facts, Gold, GOVERNANCE) to a separate
+read-only file for the dashboard and analysts: they never contend with the writer's lock
+and never see RAW, STG or SECURE. On Snowflake no copy is needed: readers connect with
+those roles, whose grants leave the other schemas out.
 """
 
 from collections.abc import Sequence
@@ -19,13 +20,8 @@ from dagster import (
 )
 
 from sony_de_platform.bronze.assets import PLATFORM_OWNER, WAREHOUSE_POOL
-from sony_de_platform.governance.key_stats import (
-    GOLD_SCHEMAS,
-    SILVER_SCHEMAS,
-    STAGING_SCHEMA,
-    compute_key_stats,
-    project_data_tests,
-)
+from sony_de_platform.governance.access import READER_ROLES, readable_schemas
+from sony_de_platform.governance.key_stats import compute_key_stats, project_data_tests
 from sony_de_platform.governance.summaries import write_monitor_summaries
 from sony_de_platform.settings import Engine, Settings
 from sony_de_platform.transform.test_results import GOVERNANCE_SCHEMA
@@ -34,13 +30,10 @@ from sony_de_platform.warehouse import Warehouse
 GOVERNANCE_GROUP = "governance"
 MONITOR_SUMMARIES_KEY = AssetKey(["governance", "monitor_summaries"])
 READER_COPY_KEY = AssetKey(["governance", "published_reader_copy"])
-# Silver (its staging area too: the public GUEST_FANS and the staging views), Gold and counts.
-READER_SCHEMAS: tuple[str, ...] = (
-    STAGING_SCHEMA,
-    *SILVER_SCHEMAS,
-    *GOLD_SCHEMAS,
-    GOVERNANCE_SCHEMA,
-)
+# What the analyst and monitor roles may read on Snowflake: Silver's dimensions and facts,
+# Gold and the counts in GOVERNANCE. Not STG: staging is dbt's building block (and holds the
+# routed GUEST_FANS), which those roles are not granted either.
+READER_SCHEMAS: tuple[str, ...] = tuple(schema.value for schema in readable_schemas(READER_ROLES))
 # Columns that hold clear PII in RAW (and SECURE): publishing refuses a relation carrying one.
 PII_COLUMN_NAMES = frozenset({"email", "full_name", "phone", "date_of_birth"})
 
@@ -91,8 +84,9 @@ def build_governance_assets(
         deps=[MONITOR_SUMMARIES_KEY, *upstream_keys],
         description=(
             f"Read-only copy for readers at {settings.published_path.name}: the "
-            f"{', '.join(READER_SCHEMAS)} schemas (staging views as tables), no RAW and no "
-            "SECURE. Replaced atomically after each build; the dashboard reads it."
+            f"{', '.join(READER_SCHEMAS)} schemas, what the analyst and monitor roles may "
+            "read: no RAW, STG or SECURE. Replaced atomically after each build; the "
+            "dashboard reads it."
         ),
         **common,
     )

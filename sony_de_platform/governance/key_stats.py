@@ -19,7 +19,6 @@ from sony_de_platform.warehouse import Session, open_warehouse, qualified
 
 # Silver Layer Rows counts the conformed Silver tables (dimensions and facts): STG is the
 # staging area (incremental staging tables and views), the snapshot is reported on its own.
-STAGING_SCHEMA = "STG"
 SILVER_SCHEMAS = ("DIMS", "FACTS")
 GOLD_SCHEMAS = ("STUDIO_OPS", "MARKETING")
 SNAPSHOT = ("DIMS", "SNP_FAN_PROFILES")
