@@ -26,6 +26,7 @@ from sony_de_platform.governance.summaries import write_monitor_summaries
 from sony_de_platform.settings import Engine, Settings
 from sony_de_platform.transform.test_results import GOVERNANCE_SCHEMA
 from sony_de_platform.warehouse import Warehouse
+from sony_de_platform.warehouse.dynamic_tables import TWIN_KEY_STATE_PREFIX
 
 GOVERNANCE_GROUP = "governance"
 MONITOR_SUMMARIES_KEY = AssetKey(["governance", "monitor_summaries"])
@@ -94,7 +95,9 @@ def build_governance_assets(
         context: AssetExecutionContext, warehouse: Warehouse
     ) -> MaterializeResult:
         target = settings.published_path
-        copied = warehouse.publish_copy(target, READER_SCHEMAS, PII_COLUMN_NAMES)
+        copied = warehouse.publish_copy(
+            target, READER_SCHEMAS, PII_COLUMN_NAMES, internal_prefixes=[TWIN_KEY_STATE_PREFIX]
+        )
         context.log.info(f"published {len(copied)} tables to {target}")
         return MaterializeResult(
             metadata={

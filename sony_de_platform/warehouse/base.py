@@ -252,9 +252,14 @@ class Warehouse(ConfigurableResource):
         yield
 
     def publish_copy(
-        self, target: Path, schemas: Sequence[str], forbidden_columns: Collection[str] = ()
+        self,
+        target: Path,
+        schemas: Sequence[str],
+        forbidden_columns: Collection[str] = (),
+        internal_prefixes: Collection[str] = (),
     ) -> dict[str, int]:
-        """Write the tables and views of `schemas` to a separate read-only database file.
+        """Write the tables and views of `schemas` to a separate read-only database file,
+        but those named with one of `internal_prefixes` (the engine's own bookkeeping).
 
         Refuses (and writes nothing) when a relation has a column named in
         `forbidden_columns`. Returns rows per `SCHEMA.table` copied. Only an embedded engine

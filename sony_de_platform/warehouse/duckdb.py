@@ -334,9 +334,14 @@ class DuckDBWarehouse(Warehouse):
             ) from None
 
     def publish_copy(
-        self, target: Path, schemas: Sequence[str], forbidden_columns: Collection[str] = ()
+        self,
+        target: Path,
+        schemas: Sequence[str],
+        forbidden_columns: Collection[str] = (),
+        internal_prefixes: Collection[str] = (),
     ) -> dict[str, int]:
-        """Copy every table and view of `schemas` into a new file at `target`, as tables.
+        """Copy every table and view of `schemas` into a new file at `target`, as tables,
+        but those whose names start with one of `internal_prefixes` (case-insensitive).
 
         Views become tables because what they read (RAW) is not copied. The copy is built
         under the writer lock, so no writer changes the warehouse half-way, into a temporary
@@ -354,12 +359,16 @@ class DuckDBWarehouse(Warehouse):
                 self.exclusive_writer(f"publish {target.name}"),
                 self.session(read_only=True) as session,
             ):
-                relations = session.fetchall(
-                    "SELECT table_schema, table_name FROM information_schema.tables "
-                    "WHERE table_catalog = current_database() AND upper(table_schema) IN "
-                    f"({placeholders}) ORDER BY 1, 2",
-                    [schema.upper() for schema in schemas],
-                )
+                relations = [
+                    (schema, table)
+                    for schema, table in session.fetchall(
+                        "SELECT table_schema, table_name FROM information_schema.tables "
+                        "WHERE table_catalog = current_database() AND upper(table_schema) IN "
+                        f"({placeholders}) ORDER BY 1, 2",
+                        [schema.upper() for schema in schemas],
+                    )
+                    if not table.upper().startswith(tuple(p.upper() for p in internal_prefixes))
+                ]
                 forbidden = session.fetchall(
                     "SELECT table_schema, table_name, column_name FROM information_schema.columns "
                     "WHERE table_catalog = current_database() AND upper(table_schema) IN "

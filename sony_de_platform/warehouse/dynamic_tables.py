@@ -18,6 +18,9 @@ from sony_de_platform.settings import Engine
 from sony_de_platform.warehouse.base import Session, qualified
 
 TWIN_REFRESH_HISTORY = ("GOVERNANCE", "DYNAMIC_TABLE_REFRESH_HISTORY")
+# The twin's per-key state of a key-scoped refresh (key_scoped_refresh.sql names it
+# GOVERNANCE.DT_KEY_FINGERPRINTS__<SCHEMA>__<NAME>): bookkeeping Snowflake has no table for.
+TWIN_KEY_STATE_PREFIX = "DT_KEY_FINGERPRINTS__"
 REFRESH_HISTORY_COLUMNS = (
     "QUALIFIED_NAME",
     "STATE",
