@@ -88,12 +88,17 @@ class InProcessDbt:
         return [*dbt_project_args(self.target_path, self.work_dir / "dbt_logs"), "--quiet"]
 
     def invoke(self, warehouse_path: Path, args: Sequence[str]) -> DbtRun:
-        """Run `dbt <args>` against the DuckDB file; raises with dbt's message on failure."""
+        """Run `dbt <args>` against the DuckDB file; raises with dbt's message on failure.
+
+        With --vars the project is parsed again, as dbt does when vars change: the configs
+        in dbt_project.yml are rendered at parse time, so the parsed manifest would not
+        carry them."""
         results_path = self.target_path / RUN_RESULTS
         results_path.unlink(missing_ok=True)
+        manifest = None if "--vars" in args else self.manifest
         with _profile_env(warehouse_path), long_lived_objects_frozen():
             started = time.monotonic()
-            result = dbtRunner(manifest=self.manifest).invoke(
+            result = dbtRunner(manifest=manifest).invoke(
                 [*args, *self._common_args(), "--no-write-json"]
             )
             ran = write_run_results(result.result, results_path)
