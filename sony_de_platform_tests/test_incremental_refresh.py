@@ -177,6 +177,19 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built.runs["row_lost"] = wh.dbt(
         "run", "--select", "agg_fan_lifetime_value", "--vars", "{ltv_high_min_usd: 151}"
     )
+    # The same under refresh_mode INCREMENTAL (a changed refresh_mode recreates the table).
+    incremental_mode = "{ltv_high_min_usd: 151, dynamic_table_refresh_mode: INCREMENTAL}"
+    built.runs["incremental_mode"] = wh.dbt(
+        "run", "--select", "agg_fan_lifetime_value", "--vars", incremental_mode
+    )
+    with wh.session() as session:
+        session.execute(
+            "DELETE FROM STG.stg_fan_interactions WHERE _ingest_seq = "
+            "(SELECT min(_ingest_seq) FROM STG.stg_fan_interactions)"
+        )
+    built.runs["incremental_mode_row_lost"] = wh.dbt(
+        "run", "--select", "agg_fan_lifetime_value", "--vars", incremental_mode
+    )
 
     built.scratch.land(files)
     (revision,) = built.revisions["file"]
@@ -231,9 +244,18 @@ def test_refresh_after_new_bronze_rows_records_the_change_and_equals_a_rebuild(
     scenario: Scenario,
 ) -> None:
     recorded = refreshes(scenario.incremental, scenario.runs["new_file"])
+    # Both under refresh_mode AUTO: the fans' table is key-scoped, so incremental; the
+    # franchise table cannot be (its franchise comes from the title), so AUTO rebuilds it.
+    actions = {
+        "MARKETING.agg_fan_lifetime_value": "INCREMENTAL",
+        "STUDIO_OPS.agg_franchise_performance": "FULL",
+    }
     for relation in GOLD:
         refresh = recorded[relation]
-        assert refresh.refresh_action == "INCREMENTAL", relation
+        assert (refresh.refresh_trigger, refresh.refresh_action) == (
+            "MANUAL",
+            actions[relation],
+        ), relation
         statistics = json.loads(refresh.statistics)
         assert statistics["numInsertedRows"] > 0, relation
         changed = json.loads(
@@ -363,7 +385,7 @@ def test_fan_lifetime_value_refresh_is_scoped_to_the_changed_fans(scenario: Scen
     changed_fans = int(scoped.split("key-scoped: ")[1].split(" ")[0])
     fans = len(scenario.silver["new_file"]["DIMS.dim_fans"])
     assert 0 < changed_fans < fans
-    assert "whole query" in whole
+    assert whole.startswith("FULL") and "AUTO: not key-scoped" in whole, whole
 
     wh = scenario.incremental
     recorded = refreshes(wh, scenario.runs["full_refresh"])["MARKETING.agg_fan_lifetime_value"]
@@ -399,13 +421,28 @@ def test_append_only_build_mark_changes_only_with_a_build_from_scratch(
     assert marks["full_refresh"] != marks["first"]
 
 
-def test_append_only_input_short_of_its_rows_refreshes_the_whole_query(
-    scenario: Scenario,
-) -> None:
-    run = scenario.runs["row_lost"]
-    [(unique_id, message)] = run.node_message.items()
-    assert unique_id == "model.sony_de.agg_fan_lifetime_value"
+def test_append_only_input_short_of_its_rows_cannot_be_key_scoped(scenario: Scenario) -> None:
+    """Under AUTO such a refresh is a rebuild; under INCREMENTAL, a diff of the whole query."""
+    model = "model.sony_de.agg_fan_lifetime_value"
+    relation = "MARKETING.agg_fan_lifetime_value"
+    wh = scenario.incremental
+    auto = scenario.runs["row_lost"]
+    assert list(auto.node_message) == [model]
+    assert auto.node_message[model].startswith("FULL"), auto.node_message
+    assert "AUTO: not key-scoped" in auto.node_message[model]
+    assert refreshes(wh, auto)[relation].refresh_action == "FULL"
+
+    created = refreshes(wh, scenario.runs["incremental_mode"])[relation]
+    assert (created.refresh_trigger, created.refresh_action) == ("CREATION", "FULL")
+    rows = json.loads(created.statistics)["numInsertedRows"]
+    diff = scenario.runs["incremental_mode_row_lost"]
+    message = diff.node_message[model]
     assert message.startswith("INCREMENTAL") and "whole query" in message, message
+    refresh = refreshes(wh, diff)[relation]
+    assert (refresh.refresh_trigger, refresh.refresh_action) == ("MANUAL", "INCREMENTAL")
+    statistics = json.loads(refresh.statistics)
+    # one interaction fewer changes a fan's row or none: a diff, not the table rewritten
+    assert statistics["numDeletedRows"] == statistics["numInsertedRows"] <= 1 < rows
 
 
 def _history_value(warehouse: ReplayedWarehouse, refresh: DynamicTableRefresh, column: str) -> str:

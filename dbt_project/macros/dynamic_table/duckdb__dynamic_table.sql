@@ -9,18 +9,25 @@
                                 Snowflake also answers with CREATE OR REPLACE)
       REFRESH_TRIGGER MANUAL    any other refresh a dbt run makes
       REFRESH_ACTION  NO_DATA   no input changed since the last refresh: the table is untouched
-      REFRESH_ACTION  FULL      the table is rebuilt (creation, refresh_mode FULL, or an
-                                existing table with no refresh recorded)
+      REFRESH_ACTION  FULL      the table is rebuilt (creation, refresh_mode FULL, an
+                                existing table with no refresh recorded, or AUTO below)
       REFRESH_ACTION  INCREMENTAL  refresh_mode AUTO or INCREMENTAL: only the rows that differ
                                 are deleted and inserted (STATISTICS counts them)
 
-    Where the twin differs from Snowflake: it evaluates the whole query on every refresh and
-    applies the difference (Snowflake derives the change from its inputs' change tracking),
-    except for a model declaring refresh_key, whose incremental refresh evaluates it for the
-    changed keys only (key_scoped_refresh.sql);
+    refresh_mode AUTO behaves as Snowflake's AUTO does since it resolves to ADAPTIVE
+    (2026-11-20 release notes): incremental, but a full refresh when the change makes an
+    incremental one cost more. For the twin that is a refresh it cannot scope to changed
+    keys: evaluating the whole query and diffing it against the table costs the rebuild and
+    more. refresh_mode INCREMENTAL never rebuilds on its own: it evaluates the whole query and
+    applies the difference, leaving unchanged rows where they are.
+
+    Where the twin differs from Snowflake: it evaluates the whole query on every refresh
+    (Snowflake derives the change from its inputs' change tracking), except for a model
+    declaring refresh_key, whose incremental refresh evaluates it for the changed keys only
+    (key_scoped_refresh.sql);
     "changed" means a different row count or content hash of an input, not a new table
-    version; AUTO always behaves as INCREMENTAL; a failed refresh rolls back and records no
-    FAILED row; SCHEDULED and REINITIALIZE are never recorded.
+    version; a failed refresh rolls back and records no FAILED row; SCHEDULED and
+    REINITIALIZE are never recorded (AUTO's full refreshes are recorded as FULL).
 -#}
 {% materialization dynamic_table, adapter='duckdb' %}
     {%- set started_at = utc_now() -%}
@@ -71,6 +78,17 @@
 
     {%- set statistics = {'numInsertedRows': 0, 'numDeletedRows': 0} -%}
     {%- set scoped_query = none -%}
+    {%- set full_because = none -%}
+    {%- if action == 'INCREMENTAL' -%}
+        {%- if prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, settings.refresh_key) -%}
+            {%- set scoped_query = key_scoped_query(keyed_inputs, settings.refresh_key) -%}
+        {%- endif -%}
+        {%- if scoped_query is none and settings.refresh_mode == 'AUTO' -%}
+            {%- set action = 'FULL' -%}
+            {%- set full_because = 'AUTO: not key-scoped, a rebuild costs less than a whole-query diff' -%}
+        {%- endif -%}
+    {%- endif -%}
+
     {%- if action is none or action == 'NO_DATA' -%}
         {% do store_raw_result(
             name='main', message=(action or 'SKIP') ~ ' ' ~ target_relation,
@@ -93,15 +111,17 @@
         {% endcall %}
         {%- set rows_after = run_query('select count(*) from ' ~ target_relation).rows[0][0] | int -%}
         {%- do statistics.update({'numInsertedRows': rows_after, 'numDeletedRows': rows_before}) -%}
+        {%- if full_because -%}
+            {% do store_raw_result(
+                name='main', message='FULL ' ~ target_relation ~ ' (' ~ full_because ~ ')',
+                code='FULL', rows_affected=rows_after | string) %}
+        {%- endif -%}
         {%- if not populate -%}
             {#- ON_SCHEDULE: created empty, first filled by the next refresh. -#}
             {%- set action = none -%}
         {%- endif -%}
 
     {%- else -%}
-        {%- if prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, settings.refresh_key) -%}
-            {%- set scoped_query = key_scoped_query(keyed_inputs, settings.refresh_key) -%}
-        {%- endif -%}
         {%- if scoped_query is none -%}
             {%- do statistics.update(apply_dynamic_table_difference(target_relation, compiled_code)) -%}
         {%- else -%}
