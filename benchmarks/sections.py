@@ -69,7 +69,7 @@ MODES: dict[str, Mode] = {
             other_scale_repeats=3,
             judged=True,
             stream_drops=5,
-            description="the issue's scales: 10, scaling at 1/10/30, 3 runs each (~35 minutes)",
+            description="the issue's scales: 10, scaling at 1/10/30, 3 runs each (~30 minutes)",
         ),
     )
 }
