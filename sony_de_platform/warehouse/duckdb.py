@@ -352,6 +352,7 @@ class DuckDBWarehouse(Warehouse):
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         partial.unlink(missing_ok=True)
         alias = "_sony_de_published"
+        internal = tuple(prefix.upper() for prefix in internal_prefixes)
         placeholders = ", ".join("?" for _ in schemas)
         copied: dict[str, int] = {}
         try:
@@ -367,7 +368,7 @@ class DuckDBWarehouse(Warehouse):
                         f"({placeholders}) ORDER BY 1, 2",
                         [schema.upper() for schema in schemas],
                     )
-                    if not table.upper().startswith(tuple(p.upper() for p in internal_prefixes))
+                    if not table.upper().startswith(internal)
                 ]
                 forbidden = session.fetchall(
                     "SELECT table_schema, table_name, column_name FROM information_schema.columns "
