@@ -15,12 +15,14 @@ from sony_de_platform import cli
 from sony_de_platform.governance.access import (
     ACCESS,
     DATA_METRIC_SCHEMA,
+    READER_ROLES,
     ROLES,
     AccessLevel,
     Privilege,
     Schema,
     access_table_markdown,
 )
+from sony_de_platform.governance.assets import READER_SCHEMAS
 from sony_de_platform.governance.snowflake_deploy import DeployTarget, deploy_plan
 from sony_de_platform.quality.registry import load_registry
 from sony_de_platform.settings import REPO_ROOT
@@ -220,6 +222,19 @@ def test_who_reads_what() -> None:
             },
         }.get(role, set())
         assert creates == expected, role
+
+
+def test_the_readers_copy_holds_what_the_reader_roles_may_read() -> None:
+    """On DuckDB the published copy stands in for the analyst and monitor roles' grants."""
+    parsed = grants()
+    readable = {
+        schema.value
+        for schema in Schema
+        for role in READER_ROLES
+        if "SELECT" in parsed.effective(f"{DATABASE}_{role}", schema.value)
+    }
+    assert readable == {"DIMS", "FACTS", "STUDIO_OPS", "MARKETING", "GOVERNANCE"}
+    assert set(READER_SCHEMAS) == readable
 
 
 def test_every_role_may_use_the_warehouse_and_reach_its_schemas() -> None:
