@@ -9,7 +9,7 @@ scale measured over the ratio at the smallest (target below 1).
 
 from __future__ import annotations
 
-from benchmarks.pipeline import PipelineRuns, pipeline_runs
+from benchmarks.pipeline import PipelineRuns, measured_scales
 from benchmarks.sections import (
     DEFAULT_SCALE,
     SCALE_HEADERS,
@@ -32,7 +32,8 @@ def ratio(measured: PipelineRuns) -> float:
 
 
 def run(config: BenchConfig) -> SectionResult:
-    measured = [pipeline_runs(config, scale) for scale in config.scaling_scales]
+    scales = measured_scales(config)
+    measured = scales.runs
     default = min(measured, key=lambda m: abs(m.scale - DEFAULT_SCALE))
     figures = [
         Figure(
@@ -82,6 +83,7 @@ def run(config: BenchConfig) -> SectionResult:
         "ratio": round(ratio(default), 3),
         "trend": figures[1].value,
         "scales": per_scale,
+        "scales_left_out": scales.left_out,
     }
     result = SectionResult(
         name=NAME,
@@ -120,5 +122,6 @@ def run(config: BenchConfig) -> SectionResult:
         f"Slowest Dagster steps at scale {default.scale:g} (median s): "
         + ", ".join(f"{key} {seconds:.1f}" for key, seconds in slowest)
         + f"; bare: {steps['bare_steps']}.",
+        *scales.left_out,
     ]
     return result

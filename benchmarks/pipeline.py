@@ -25,7 +25,8 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from sony_de_platform.settings import Engine, dbt_profile_env
 from sony_de_platform.transform.project import PARSE_STATE, dbt_executable, replace_atomically
 
 KINDS = ("platform", "bare")
+MEMORY_BUDGET_BYTES = 24 * 2**30  # the machines the platform is sized for: 2 cores, 24 GB
 SILVER_GOLD_SCHEMAS = ("DIMS", "FACTS", "STUDIO_OPS", "MARKETING")
 _QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -182,8 +184,17 @@ class PipelineRuns:
     def repeats(self) -> int:
         return min(len(runs) for runs in self.runs.values())
 
+    @property
+    def peak_bytes(self) -> float:
+        """The larger of the two ways' median peaks."""
+        return max(self.median_peak_mib(kind) for kind in KINDS) * 2**20
+
 
 _MEASURED: dict[tuple[Path, float, int, str], PipelineRuns] = {}
+
+
+def _root(config: BenchConfig, kind: str, scale: float) -> Path:
+    return config.work_dir("pipelines") / f"{kind}-scale-{scale:g}"
 
 
 def pipeline_runs(config: BenchConfig, scale: float) -> PipelineRuns:
@@ -198,7 +209,7 @@ def pipeline_runs(config: BenchConfig, scale: float) -> PipelineRuns:
     runs: dict[str, list[PipelineRun]] = {kind: [] for kind in KINDS}
     for repeat in range(repeats):
         for kind in KINDS if repeat % 2 == 0 else KINDS[::-1]:
-            root = config.work_dir("pipelines") / f"{kind}-scale-{scale:g}"
+            root = _root(config, kind, scale)
             env = {
                 **os.environ,
                 "SONY_DE_DATA_DIR": str(root),
@@ -216,8 +227,73 @@ def pipeline_runs(config: BenchConfig, scale: float) -> PipelineRuns:
                 f"{report['materialize_seconds']:.1f}s, peak {child.peak_bytes / 2**20:.0f} MiB",
                 flush=True,
             )
+    for kind in KINDS:  # a root holds a copy of the landing files and the warehouse
+        shutil.rmtree(_root(config, kind, scale), ignore_errors=True)
     _MEASURED[key] = PipelineRuns(scale, landing_inputs(scale, manifest), runs)
     return _MEASURED[key]
+
+
+def memory_budget_bytes() -> int:
+    """24 GB, or the machine's memory where it has less."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return min(MEMORY_BUDGET_BYTES, physical)
+
+
+def projected_peak_bytes(measured: Sequence[PipelineRuns], scale: float) -> float | None:
+    """Peak memory at `scale`, extrapolated along the line through the two largest scales
+    measured (peak against scale: rows grow with the scale); None with fewer than two."""
+    if len(measured) < 2:
+        return None
+    smaller, larger = sorted(measured, key=lambda m: m.scale)[-2:]
+    slope = (larger.peak_bytes - smaller.peak_bytes) / (larger.scale - smaller.scale)
+    return larger.peak_bytes + max(slope, 0.0) * (scale - larger.scale)
+
+
+def too_large_for(
+    budget_bytes: float, measured: Sequence[PipelineRuns], scale: float
+) -> str | None:
+    """Why `scale` is not run (its projected peak exceeds the budget), or None if it fits."""
+    projected = projected_peak_bytes(measured, scale)
+    if projected is None or projected <= budget_bytes:
+        return None
+    smaller, larger = sorted(measured, key=lambda m: m.scale)[-2:]
+    return (
+        f"scale {scale:g} not run: its peak memory, projected from scales {smaller.scale:g} "
+        f"and {larger.scale:g}, is {projected / 2**30:.1f} GiB, over the budget of "
+        f"{budget_bytes / 2**30:.1f} GiB"
+    )
+
+
+@dataclass
+class MeasuredScales:
+    """The pipeline runs at each scale of the mode that fits in memory, smallest first, and
+    why a larger one was left out."""
+
+    runs: list[PipelineRuns] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+
+_SCALES: dict[tuple[Path, tuple[float, ...], int, str], MeasuredScales] = {}
+
+
+def measured_scales(config: BenchConfig, budget_bytes: int | None = None) -> MeasuredScales:
+    """`pipeline_runs` at each scale of `config`, smallest first. A scale whose peak memory,
+    projected from the scales measured before it, would exceed the budget (24 GB, or the
+    machine's memory) is not run, nor any larger one: the issue asks for scale 100 only if
+    it fits. Measured once per process, like the runs."""
+    budget = memory_budget_bytes() if budget_bytes is None else budget_bytes
+    key = (config.settings.data_dir, config.scaling_scales, config.seed, config.mode.name)
+    if key in _SCALES:
+        return _SCALES[key]
+    measured = MeasuredScales()
+    for scale in sorted(config.scaling_scales):
+        reason = too_large_for(budget, measured.runs, scale)
+        if reason is not None:
+            measured.left_out.append(reason)
+            break
+        measured.runs.append(pipeline_runs(config, scale))
+    _SCALES[key] = measured
+    return measured
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ of the process tree, and how time grows against the data between consecutive sca
 
 from __future__ import annotations
 
-from benchmarks.pipeline import pipeline_runs
+from benchmarks.pipeline import measured_scales
 from benchmarks.sections import (
     SCALE_HEADERS,
     BenchConfig,
@@ -21,7 +21,8 @@ NAME = "scaling"
 
 
 def run(config: BenchConfig) -> SectionResult:
-    measured = [pipeline_runs(config, scale) for scale in config.scaling_scales]
+    scales = measured_scales(config)
+    measured = scales.runs
     per_scale = [
         {
             "inputs": m.inputs,
@@ -63,6 +64,7 @@ def run(config: BenchConfig) -> SectionResult:
         "versions": versions(),
         "scales": per_scale,
         "steps": steps,
+        "scales_left_out": scales.left_out,
     }
     result = SectionResult(
         name=NAME,
@@ -96,5 +98,6 @@ def run(config: BenchConfig) -> SectionResult:
             f"the rows (memory {step['memory_ratio']:.2f}×)"
             for step in steps
         ),
+        *scales.left_out,
     ]
     return result

@@ -9,10 +9,13 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from benchmarks.__main__ import SECTIONS
+from benchmarks.pipeline import PipelineRun, PipelineRuns, too_large_for
+from benchmarks.processes import ChildRun
 from benchmarks.sections import MODES, Figure, Target
 from sony_de_platform.settings import REPO_ROOT
 
@@ -22,7 +25,7 @@ SMOKE = MODES["smoke"]
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
     tmp_path = tmp_path_factory.mktemp("bench")
     out = tmp_path / "results.json"
     env = {**os.environ, "SONY_DE_DATA_DIR": str(tmp_path / "data")}
@@ -38,11 +41,11 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return json.loads(out.read_text()), completed.stdout
+    return json.loads(out.read_text()), completed.stdout, tmp_path / "data"
 
 
 def test_every_section_prints_its_table_and_every_figure_its_target(smoke) -> None:
-    report, printed = smoke
+    report, printed, _ = smoke
     assert report["mode"] == "smoke" and report["judged"] is False
     assert list(report["sections"]) == list(SECTIONS)
     for name in SECTIONS:
@@ -97,6 +100,10 @@ def test_orchestration_and_scaling_share_runs_that_built_the_same_warehouse(smok
         assert entry["bronze_rows"]["platform"] <= entry["inputs"]["rows"]
         assert "dbt build" in entry["bare_steps"] and "silver_dbt_models" in entry["platform_steps"]
         assert 100 < scaled["peak_mib"] < 8192 and 100 < scaled["bare_peak_mib"] < 8192
+    assert orchestration["scales_left_out"] == scaling["scales_left_out"] == []
+    # each scale's pipeline roots (a copy of the landing files, the warehouse) are removed
+    pipelines = smoke[2] / "bench" / "pipelines"
+    assert pipelines.is_dir() and not [path for path in pipelines.iterdir() if path.is_dir()]
     first, last = orchestration["scales"][0], orchestration["scales"][-1]
     assert orchestration["trend"] == pytest.approx(last["ratio"] / first["ratio"], abs=0.01)
     for step, (smaller, larger) in zip(
@@ -108,6 +115,28 @@ def test_orchestration_and_scaling_share_runs_that_built_the_same_warehouse(smok
         assert step["time_ratio"] == pytest.approx(
             larger["seconds"] / smaller["seconds"], abs=0.002
         )
+
+
+def _runs_peaking_at(scale: float, peak_gib: float) -> PipelineRuns:
+    child = ChildRun(("python",), 1.0, int(peak_gib * 2**30), 0, "")
+    return PipelineRuns(
+        scale,
+        {"scale": scale},
+        {kind: [PipelineRun(kind, scale, child, {})] for kind in ("platform", "bare")},
+    )
+
+
+def test_the_full_mode_runs_scale_100_only_if_it_fits_in_memory() -> None:
+    assert MODES["full"].scales == (1.0, 10.0, 30.0, 100.0)
+    measured = [_runs_peaking_at(10, 1.2), _runs_peaking_at(30, 2.6)]
+    # projected along the line through 10 and 30: 2.6 + 70 * (1.4 / 20) = 7.5 GiB
+    assert too_large_for(24 * 2**30, measured, 100) is None
+    reason = too_large_for(7 * 2**30, measured, 100)
+    assert reason == (
+        "scale 100 not run: its peak memory, projected from scales 10 and 30, is 7.5 GiB, "
+        "over the budget of 7.0 GiB"
+    )
+    assert too_large_for(1, measured[:1], 100) is None  # one scale: nothing to project from
 
 
 def test_startup_and_stream_latency_figures_add_up(smoke) -> None:
