@@ -71,7 +71,7 @@ MODES: dict[str, Mode] = {
             stream_drops=5,
             description=(
                 "the issue's scales: 10, scaling at 1/10/30/100 (100 if it fits in 24 GB), "
-                "3 runs each (~70 minutes)"
+                "3 runs each (~50 minutes)"
             ),
         ),
     )
