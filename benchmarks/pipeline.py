@@ -276,12 +276,12 @@ class MeasuredScales:
 _SCALES: dict[tuple[Path, tuple[float, ...], int, str], MeasuredScales] = {}
 
 
-def measured_scales(config: BenchConfig, budget_bytes: int | None = None) -> MeasuredScales:
+def measured_scales(config: BenchConfig) -> MeasuredScales:
     """`pipeline_runs` at each scale of `config`, smallest first. A scale whose peak memory,
     projected from the scales measured before it, would exceed the budget (24 GB, or the
-    machine's memory) is not run, nor any larger one: the issue asks for scale 100 only if
-    it fits. Measured once per process, like the runs."""
-    budget = memory_budget_bytes() if budget_bytes is None else budget_bytes
+    machine's memory) is not run, nor any larger one: the full mode's scale 100 is measured
+    only where it fits. Measured once per process, like the runs."""
+    budget = memory_budget_bytes()
     key = (config.settings.data_dir, config.scaling_scales, config.seed, config.mode.name)
     if key in _SCALES:
         return _SCALES[key]
