@@ -273,18 +273,13 @@ class MeasuredScales:
     left_out: list[str] = field(default_factory=list)
 
 
-_SCALES: dict[tuple[Path, tuple[float, ...], int, str], MeasuredScales] = {}
-
-
 def measured_scales(config: BenchConfig) -> MeasuredScales:
     """`pipeline_runs` at each scale of `config`, smallest first. A scale whose peak memory,
     projected from the scales measured before it, would exceed the budget (24 GB, or the
     machine's memory) is not run, nor any larger one: the full mode's scale 100 is measured
-    only where it fits. Measured once per process, like the runs."""
+    only where it fits. The runs are measured once per process (`pipeline_runs`), so a
+    second section asking gets the same runs and the same decision."""
     budget = memory_budget_bytes()
-    key = (config.settings.data_dir, config.scaling_scales, config.seed, config.mode.name)
-    if key in _SCALES:
-        return _SCALES[key]
     measured = MeasuredScales()
     for scale in sorted(config.scaling_scales):
         reason = too_large_for(budget, measured.runs, scale)
@@ -292,7 +287,6 @@ def measured_scales(config: BenchConfig) -> MeasuredScales:
             measured.left_out.append(reason)
             break
         measured.runs.append(pipeline_runs(config, scale))
-    _SCALES[key] = measured
     return measured
 
 
