@@ -312,11 +312,12 @@ def _hold_writer(path: str, ready, release) -> None:
         release.wait(30)
 
 
-def test_a_feed_load_checkpoints_once_at_its_end(
+def test_a_feed_load_checkpoints_once_at_its_end_and_keeps_no_insertion_order(
     warehouse: DuckDBWarehouse, tmp_path: Path
 ) -> None:
-    """The write-ahead log is checkpointed when the feed's load ends, not every 16 MiB, and
-    DuckDB's own threshold is back afterwards."""
+    """The write-ahead log is checkpointed when the feed's load ends, not every 16 MiB; the
+    load's statements keep no insertion order (each row keeps its _ingest_seq and line);
+    DuckDB's own settings are back afterwards."""
     landing = tmp_path / "landing"
     for day in (1, 2):
         write_jsonl(
@@ -324,12 +325,33 @@ def test_a_feed_load_checkpoints_once_at_its_end(
             [json.dumps(interaction(n)) for n in range(day * 100, day * 100 + 50)],
         )
     wal = Path(warehouse.path + ".wal")
+    settings = "SELECT current_setting('checkpoint_threshold'), " + (
+        "current_setting('preserve_insertion_order')"
+    )
+    during = []
     with warehouse.session() as session:
-        threshold = session.scalar("SELECT current_setting('checkpoint_threshold')")
-        results = load_feed(session, FAN_INTERACTIONS, landing)
+        before = session.fetchone(settings)
+        results = load_feed(
+            session,
+            FAN_INTERACTIONS,
+            landing,
+            on_progress=lambda *_: during.append(session.fetchone(settings)),
+        )
         assert [r.rows_loaded for r in results] == [50, 50]
-        assert session.scalar("SELECT current_setting('checkpoint_threshold')") == threshold
+        assert before[1] is True
+        assert during and all(s[1] is False and s[0] != before[0] for s in during)
+        assert session.fetchone(settings) == before
         assert not wal.exists() or wal.stat().st_size == 0
+        rows = session.fetchall(
+            "SELECT _source_file, _line_number, _ingest_seq, interaction_id "
+            "FROM RAW.RAW_FAN_INTERACTIONS ORDER BY _ingest_seq"
+        )
+    assert [(r[0].split("/")[-1], r[1], r[2]) for r in rows] == [
+        (f"day{day}.jsonl", line, 50 * (day - 1) + line) for day in (1, 2) for line in range(1, 51)
+    ]
+    assert [r[3] for r in rows] == [
+        interaction(n)["interaction_id"] for n in [*range(100, 150), *range(200, 250)]
+    ]
 
 
 def test_progress_is_reported_once_per_committed_batch(

@@ -383,7 +383,7 @@ def load_feed(
 
     ages = {path: _still_being_written(path, settle_seconds, now) for path in files}
     reads = _read_ahead(feed, [path for path in files if ages[path] is None], landing_dir)
-    with session.checkpoint_after(), closing(reads):
+    with session.bulk_appends(), closing(reads):
         for path in files:
             age = ages[path]
             if age is not None:

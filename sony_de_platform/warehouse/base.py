@@ -122,9 +122,11 @@ class Session:
         """Drop the staging tables of files loaded (or given up)."""
 
     @contextmanager
-    def checkpoint_after(self) -> Iterator[None]:
-        """Many commits in a row: where the engine checkpoints its log as it grows, write the
-        checkpoint once at the end instead (every commit stays durable in the log)."""
+    def bulk_appends(self) -> Iterator[None]:
+        """Many bulk appends and commits in a row (a feed's load): the engine's settings for
+        them, restored afterwards. Where the engine checkpoints its log as it grows, the
+        checkpoint is written once at the end instead (every commit stays durable in the
+        log)."""
         yield
 
     def append_landed(

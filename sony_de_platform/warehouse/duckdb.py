@@ -225,19 +225,25 @@ class DuckDBSession(Session):
         return [None] * len(landings)
 
     @contextmanager
-    def checkpoint_after(self) -> Iterator[None]:
+    def bulk_appends(self) -> Iterator[None]:
         """DuckDB checkpoints each time its write-ahead log passes 16 MiB, rewriting the RAW
-        table's last row group every few files of a Bronze load; once at the end is enough."""
+        table's last row group every few files of a Bronze load: once at the end is enough.
+        And it keeps the rows of a statement in the order they were read, which costs its
+        parallel reads and writes a merge: a RAW row's place is its `_ingest_seq` (and its
+        file and line), never its position in the table, so a load does without it."""
         import duckdb
 
         previous = self.connection.execute(
-            "SELECT current_setting('checkpoint_threshold')"
-        ).fetchone()[0]
+            "SELECT current_setting('checkpoint_threshold'), "
+            "current_setting('preserve_insertion_order')"
+        ).fetchone()
         self.connection.execute(f"SET checkpoint_threshold = '{_DEFERRED_CHECKPOINT}'")
+        self.connection.execute("SET preserve_insertion_order = false")
         try:
             yield
         finally:
-            self.connection.execute(f"SET checkpoint_threshold = '{previous}'")
+            self.connection.execute(f"SET checkpoint_threshold = '{previous[0]}'")
+            self.connection.execute(f"SET preserve_insertion_order = {str(previous[1]).lower()}")
             try:
                 self.connection.execute("CHECKPOINT")
             except duckdb.Error as error:  # the commits are in the log: DuckDB checkpoints later
