@@ -325,7 +325,8 @@ def test_a_feed_load_checkpoints_once_at_its_end_and_keeps_no_insertion_order(
             [json.dumps(interaction(n)) for n in range(day * 100, day * 100 + 50)],
         )
     wal = Path(warehouse.path + ".wal")
-    settings = "SELECT current_setting('checkpoint_threshold'), " + (
+    settings = (
+        "SELECT current_setting('checkpoint_threshold'), "
         "current_setting('preserve_insertion_order')"
     )
     during = []

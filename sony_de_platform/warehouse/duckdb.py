@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 _LOCK_ERROR = "Could not set lock on file"
 _POLL_SECONDS = 0.25
 _REPORT_EVERY_SECONDS = 10.0
-_DEFERRED_CHECKPOINT = "4GiB"
+# DuckDB's settings for a Bronze load's statements, each restored after it (bulk_appends)
+_BULK_APPEND_SETTINGS = {"checkpoint_threshold": "4GiB", "preserve_insertion_order": "false"}
 
 
 def private_folder(path: Path) -> Path:
@@ -233,17 +234,17 @@ class DuckDBSession(Session):
         file and line), never its position in the table, so a load does without it."""
         import duckdb
 
+        names = list(_BULK_APPEND_SETTINGS)
         previous = self.connection.execute(
-            "SELECT current_setting('checkpoint_threshold'), "
-            "current_setting('preserve_insertion_order')"
+            "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
         ).fetchone()
-        self.connection.execute(f"SET checkpoint_threshold = '{_DEFERRED_CHECKPOINT}'")
-        self.connection.execute("SET preserve_insertion_order = false")
+        for name, value in _BULK_APPEND_SETTINGS.items():
+            self.connection.execute(f"SET {name} = '{value}'")
         try:
             yield
         finally:
-            self.connection.execute(f"SET checkpoint_threshold = '{previous[0]}'")
-            self.connection.execute(f"SET preserve_insertion_order = {str(previous[1]).lower()}")
+            for name, value in zip(names, previous, strict=True):
+                self.connection.execute(f"SET {name} = '{value}'")
             try:
                 self.connection.execute("CHECKPOINT")
             except duckdb.Error as error:  # the commits are in the log: DuckDB checkpoints later
