@@ -27,9 +27,10 @@ from dagster._core.remote_origin import (
     RemoteRepositoryOrigin,
 )
 
-from sony_de_platform.bronze.assets import LandingZone
-from sony_de_platform.bronze.feeds import FAN_INTERACTIONS
+from sony_de_platform.bronze.assets import LandingZone, bronze_asset_key
+from sony_de_platform.bronze.feeds import FAN_INTERACTIONS, TITLE_METADATA
 from sony_de_platform.bronze.loader import load_feed
+from sony_de_platform.cdc.assets import ROUTED_ASSET_KEYS
 from sony_de_platform.cdc.routing import route_fan_pii
 from sony_de_platform.cdc.sensors import (
     LANDING_ARRIVALS,
@@ -253,6 +254,23 @@ def test_landing_sensor_requests_the_loads_for_a_file_not_yet_in_the_ledger(
     result, cursor = evaluate_landing_sensor(instance, warehouse, settings, cursor)
     assert isinstance(result, RunRequest) and result.tags["sony_de/new_landing_files"] == "1"
     assert cursor is not None and len(json.loads(cursor)) == 3
+    # New fan interactions: their load and the routing of the fans they bring, nothing else.
+    assert result.asset_selection == [bronze_asset_key(FAN_INTERACTIONS), *ROUTED_ASSET_KEYS]
+
+
+def test_landing_sensor_requests_only_the_loads_of_the_feeds_with_new_files(
+    instance: DagsterInstance, warehouse: DuckDBWarehouse, settings: Settings
+) -> None:
+    drop_fan_file(settings, "2026-06-01", 1)
+    load(warehouse, settings)
+    catalog = settings.landing_dir / TITLE_METADATA.folder / "title_metadata_2026_06.csv"
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    catalog.write_text("title_id,title_name\nT-1,Arrival\n")
+    result, _ = evaluate_landing_sensor(instance, warehouse, settings)
+    # A new catalog file loads the catalog only: no interactions load, no fan routing, so
+    # the Silver automation rebuilds the title models and leaves the fans' alone.
+    assert isinstance(result, RunRequest) and result.tags["sony_de/new_landing_files"] == "1"
+    assert result.asset_selection == [bronze_asset_key(TITLE_METADATA)]
 
 
 def test_landing_sensor_waits_for_a_file_still_being_written_and_for_a_run_in_flight(

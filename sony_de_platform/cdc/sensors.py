@@ -5,7 +5,9 @@
   requests a run while one for the same stream is queued or in progress.
 - The landing-folder sensor requests the Bronze loads and the routing when a file arrives
   that RAW.LOAD_LEDGER does not hold yet (by content hash), so a dropped file reaches the
-  vault and the guest table with no human action.
+  vault and the guest table with no human action. It requests the loads of the feeds that
+  have new files only (and the routing only for new fan interactions): what a run
+  materializes is what changed, and the Silver automation builds just what reads it.
 
 Neither sensor ever waits for the warehouse: when a writer holds the DuckDB file, the tick
 is skipped with the holder named, and the next tick tries again.
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     DagsterInstance,
     DagsterRunStatus,
@@ -32,7 +35,7 @@ from dagster import (
     sensor,
 )
 
-from sony_de_platform.bronze.assets import BRONZE_GROUP, LandingZone
+from sony_de_platform.bronze.assets import BRONZE_GROUP, LandingZone, bronze_asset_key
 from sony_de_platform.bronze.feeds import FEEDS, LEDGER_TABLE, RAW_SCHEMA
 from sony_de_platform.bronze.loader import landing_files
 from sony_de_platform.cdc.assets import ROUTED_ASSET_KEYS
@@ -169,6 +172,15 @@ def _file_digests(
     return digests
 
 
+def loads_for_new_files(tables: set[str]) -> list[AssetKey]:
+    """The Bronze loads of the feeds whose RAW tables get new files, and the fan routing
+    when one of them is the table the fan stream watches."""
+    keys = [bronze_asset_key(feed) for feed in FEEDS if feed.table in tables]
+    if FAN_INTERACTIONS_STREAM.source_table in tables:
+        keys.extend(ROUTED_ASSET_KEYS)
+    return keys
+
+
 def build_landing_sensor(
     job: "UnresolvedAssetJobDefinition", poll_seconds: int, settle_seconds: float
 ) -> SensorDefinition:
@@ -224,7 +236,10 @@ def build_landing_sensor(
         if not new:
             return SkipReason(f"all {len(digests)} landing files are loaded")
         context.log.info(f"{len(new)} new landing file(s): {', '.join(new[:10])}")
-        return RunRequest(tags={"sony_de/new_landing_files": str(len(new))})
+        return RunRequest(
+            asset_selection=loads_for_new_files({digests[path][3] for path in new}),
+            tags={"sony_de/new_landing_files": str(len(new))},
+        )
 
     return _watch_landing
 
