@@ -11,6 +11,7 @@ from sony_de_platform.cdc.sensors import CDC_JOBS, build_cdc_sensors
 from sony_de_platform.governance.assets import build_governance_assets
 from sony_de_platform.governance.deploy_job import build_governance_jobs
 from sony_de_platform.jobs import (
+    build_silver_when_inputs_change_sensor,
     daily_medallion_build_schedule,
     fan_profile_snapshot_job,
     fan_profile_snapshot_schedule,
@@ -57,6 +58,7 @@ def build_definitions(settings: Settings) -> Definitions:
         ],
         sensors=[
             *build_cdc_sensors(settings),
+            build_silver_when_inputs_change_sensor,
             refresh_within_target_lag_sensor,
             *build_transform_sensors(project, settings.engine),
             *quality.sensors,

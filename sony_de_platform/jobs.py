@@ -12,6 +12,8 @@ from dagster import (
     define_asset_job,
 )
 
+from sony_de_platform.transform.translator import GOLD_GROUP, SILVER_GROUP
+
 MEDALLION_FULL_BUILD = "medallion_full_build"
 FAN_PROFILE_SNAPSHOT = "fan_profile_snapshot"
 FAN_PROFILE_SNAPSHOT_ASSET = AssetKey(["DIMS", "snp_fan_profiles"])
@@ -53,15 +55,35 @@ fan_profile_snapshot_schedule = ScheduleDefinition(
     ),
 )
 
-# Evaluates every asset's automation condition: on DuckDB the Gold dynamic tables are
-# refreshed within their target lag (transform/dynamic_tables.py).
-refresh_within_target_lag_sensor = AutomationConditionSensorDefinition(
-    name="refresh_dynamic_tables_within_target_lag",
-    target=AssetSelection.all(),
-    default_status=DefaultSensorStatus.RUNNING,
-    run_tags=WAREHOUSE_WRITER_TAGS,
-    description=(
-        "Refreshes each dynamic table when its inputs changed and half its target lag has "
-        "passed, or when a whole lag passed (a NO_DATA refresh, as Snowflake's scheduler does)."
-    ),
+
+def _layer_automation_sensor(
+    name: str, group: str, description: str
+) -> AutomationConditionSensorDefinition:
+    """Evaluates the automation conditions of one layer's assets, running by default; its
+    runs are queued with the other warehouse writers."""
+    return AutomationConditionSensorDefinition(
+        name=name,
+        target=AssetSelection.groups(group),
+        default_status=DefaultSensorStatus.RUNNING,
+        run_tags=WAREHOUSE_WRITER_TAGS,
+        description=description,
+    )
+
+
+# Each Silver model is built when an input changed (transform/silver_automation.py), so a
+# landing file reaches Silver with no human action.
+build_silver_when_inputs_change_sensor = _layer_automation_sensor(
+    "build_silver_when_inputs_change",
+    SILVER_GROUP,
+    "Builds the Silver models that read a table that changed (a Bronze load, the fan "
+    "routing or another Silver model), and only those.",
+)
+
+# On DuckDB the Gold dynamic tables are refreshed within their target lag
+# (transform/dynamic_tables.py); on Snowflake no Gold asset has a condition.
+refresh_within_target_lag_sensor = _layer_automation_sensor(
+    "refresh_dynamic_tables_within_target_lag",
+    GOLD_GROUP,
+    "Refreshes each dynamic table when its inputs changed and half its target lag has "
+    "passed, or when a whole lag passed (a NO_DATA refresh, as Snowflake's scheduler does).",
 )

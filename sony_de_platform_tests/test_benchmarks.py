@@ -186,7 +186,16 @@ def test_incremental_benchmark_reports_both_runs(smoke) -> None:
     fans = models["dim_fans"]
     assert fans["incremental_how"] == "incremental"
     assert 0 < fans["incremental_rows"] < fans["full_rebuild_rows"]
-    assert models["dim_titles"]["incremental_how"] == "rebuilt"
+    # the run that picks up a new interactions file leaves the catalog and box office alone
+    for untouched in ("stg_title_metadata", "dim_titles", "stg_box_office", "fact_box_office"):
+        assert models[untouched]["incremental_how"] == "not run", untouched
+        assert models[untouched]["incremental_seconds"] == 0, untouched
+    assert models["dim_titles"]["full_rebuild_rows"] > 0
+    assert section["incremental_selection"] == [
+        "source:raw.RAW_FAN_INTERACTIONS+",
+        "source:routed.GUEST_FANS+",
+        "source:secure.FAN_PII_VAULT+",
+    ]
 
     printed = smoke[1]
     assert "| stg_fan_interactions | incremental |" in printed

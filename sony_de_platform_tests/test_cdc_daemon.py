@@ -1,6 +1,7 @@
 """End to end with the real Dagster daemon: a file dropped in the landing folder reaches the
-vault and the guest table with no manual step (the landing sensor launches the Bronze loads
-and the routing; the queued run coordinator of deploy/dagster.dev.yaml runs them)."""
+vault and the guest table, then Silver, with no manual step (the landing sensor launches the
+Bronze loads and the routing, the Silver automation the models reading them; the queued run
+coordinator of deploy/dagster.dev.yaml runs them)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sony_de_platform_tests.test_bronze_loader import interaction
 pytestmark = pytest.mark.slow
 
 DEADLINE_SECONDS = 300  # daemon start, code location load, a sensor tick, one run
+SILVER_SENSOR = "build_silver_when_inputs_change"
 
 
 def fan_records() -> list[dict]:
@@ -56,7 +58,14 @@ def routed(warehouse: Path) -> tuple[list[tuple], list[tuple]] | None:
     return vault, guests
 
 
-def test_a_dropped_file_reaches_the_vault_with_the_daemon_running(tmp_path: Path) -> None:
+def silver_runs(dagster_home: Path) -> list:
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        return instance.get_runs(RunsFilter(tags={"dagster/sensor_name": SILVER_SENSOR}))
+
+
+def test_a_dropped_file_reaches_the_vault_and_silver_with_the_daemon_running(
+    tmp_path: Path,
+) -> None:
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(REPO_ROOT / "deploy" / "dagster.dev.yaml", dagster_home / "dagster.yaml")
@@ -100,6 +109,30 @@ def test_a_dropped_file_reaches_the_vault_with_the_daemon_running(tmp_path: Path
                 "landing_folder_sensor"
             }
             assert DagsterRunStatus.FAILURE not in {run.status for run in runs}
+
+        # The Silver automation builds the models that read what the landing run wrote: in
+        # one run, or two when its sensor ticks between the load and the routing (staging
+        # first, then dim_fans once the routed tables are written).
+        wanted = {"STG/stg_fan_interactions", "DIMS/dim_fans"}  # no box office yet
+        built: set[str] = set()
+        while time.monotonic() < deadline and daemon.poll() is None and built != wanted:
+            runs = silver_runs(dagster_home)
+            assert DagsterRunStatus.FAILURE not in {run.status for run in runs}
+            built = {
+                key.to_user_string()
+                for run in runs
+                if run.status == DagsterRunStatus.SUCCESS
+                for key in run.asset_selection or ()
+            }
+            time.sleep(2)
+        assert built == wanted, (
+            f"Silver runs built {sorted(built)} within {DEADLINE_SECONDS}s\n"
+            + _tail(tmp_path / "daemon.log")
+        )
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+            assert connection.execute(
+                "SELECT fan_id, is_verified FROM DIMS.dim_fans ORDER BY fan_id"
+            ).fetchall() == [("FAN-0000001", True), ("FAN-0000002", False)]
     finally:
         stop_process_group(daemon)
         log.close()

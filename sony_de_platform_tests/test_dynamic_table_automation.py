@@ -5,15 +5,18 @@ Snowflake refresh reporter with its SQL recorded on a fake connection."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import (
+    AssetCheckEvaluation,
     AssetKey,
     AssetMaterialization,
     AssetObservation,
+    AssetSelection,
     AutomationConditionSensorDefinition,
     DagsterInstance,
     DefaultScheduleStatus,
@@ -26,6 +29,9 @@ from dagster import (
 from dagster._core.test_utils import BasicLoadingContext, freeze_time
 from dagster._daemon.freshness import FreshnessDaemon
 
+from benchmarks.incremental import picking_up_new_file
+from sony_de_platform.bronze.feeds import BOX_OFFICE, FAN_INTERACTIONS, TITLE_METADATA
+from sony_de_platform.cdc.sensors import loads_for_new_files
 from sony_de_platform.definitions import build_definitions
 from sony_de_platform.settings import Settings, load_settings
 from sony_de_platform.transform.dynamic_tables import TargetLagError, parse_target_lag
@@ -37,6 +43,7 @@ FRANCHISE = AssetKey(["STUDIO_OPS", "agg_franchise_performance"])  # target_lag 
 LIFETIME_VALUE = AssetKey(["MARKETING", "agg_fan_lifetime_value"])  # target_lag 6 hours
 GOLD = (FRANCHISE, LIFETIME_VALUE)
 UPSTREAM = AssetKey(["STG", "stg_fan_interactions"])
+BAD_FAN_IDS = frozenset({"not_null_stg_fan_interactions_fan_id"})  # a blocking dbt test
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +78,11 @@ def test_gold_dynamic_tables_get_a_freshness_policy_from_their_target_lag(
         assert policy.warn_window.to_timedelta() == lag / 2, key
         assert node.automation_condition.get_label() == "refresh within target lag", key
     silver = graph.get(UPSTREAM)
-    assert silver.freshness_policy is None and silver.automation_condition is None
+    assert silver.freshness_policy is None
+    assert silver.automation_condition.get_label() == "build when an input changes"
+    # the snapshot keeps its schedule; the routed tables are built by the fan routing
+    for scheduled in (AssetKey(["DIMS", "snp_fan_profiles"]), AssetKey(["STG", "guest_fans"])):
+        assert graph.get(scheduled).automation_condition is None, scheduled
 
 
 def test_snapshot_schedule_and_automation_sensor_run_by_default(defs: Definitions) -> None:
@@ -85,6 +96,17 @@ def test_snapshot_schedule_and_automation_sensor_run_by_default(defs: Definition
     assert isinstance(sensor, AutomationConditionSensorDefinition)
     assert sensor.default_status == DefaultSensorStatus.RUNNING
     assert sensor.run_tags == {"sony_de/warehouse": "writer"}  # queued with the other writers
+    silver = defs.resolve_sensor_def("build_silver_when_inputs_change")
+    assert isinstance(silver, AutomationConditionSensorDefinition)
+    assert silver.default_status == DefaultSensorStatus.RUNNING
+    assert silver.run_tags == {"sony_de/warehouse": "writer"}
+    # each asset with a condition is evaluated by exactly one of the two sensors
+    graph = defs.resolve_asset_graph()
+    automated = {k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition}
+    by_silver = silver.asset_selection.resolve(graph) & automated
+    by_gold = sensor.asset_selection.resolve(graph) & automated
+    assert by_silver and by_gold and not by_silver & by_gold
+    assert by_silver | by_gold == automated and set(GOLD) == by_gold
     # DuckDB: Dagster refreshes the dynamic tables; there is no Snowflake refresh reporter.
     assert "report_snowflake_dynamic_table_refreshes" not in {s.name for s in defs.sensors}
 
@@ -125,36 +147,62 @@ class Clock:
             yield self.now
 
 
+class AutomationTicks:
+    """One automation sensor's evaluations (of the assets in `group`) on an ephemeral
+    instance, with runs stood in for by the events they record."""
+
+    def __init__(self, defs: Definitions, group: str) -> None:
+        self.defs = defs
+        self.selection = AssetSelection.groups(group)
+        self.instance = DagsterInstance.ephemeral()
+        self.graph = defs.resolve_asset_graph()
+        self.clock = Clock()
+        self.cursor = None
+
+    def evaluate(self) -> set[AssetKey]:
+        """The assets the sensor requests at the clock's time."""
+        result = evaluate_automation_conditions(
+            self.defs,
+            self.instance,
+            asset_selection=self.selection,
+            evaluation_time=self.clock.now,
+            cursor=self.cursor,
+        )
+        self.cursor = result.cursor
+        keys = self.graph.get_all_asset_keys()
+        requested = {key for key in keys if result.get_num_requested(key)}
+        assert result.total_requested == len(requested)
+        return requested
+
+    def built(self, *keys: AssetKey, failing: frozenset[str] = frozenset()) -> None:
+        """Each asset materialized and its checks evaluated, as a run builds it: passed,
+        except the checks named in `failing`."""
+        for key in keys:
+            self.instance.report_runless_asset_event(AssetMaterialization(asset_key=key))
+            for check in self.graph.asset_check_keys:
+                if check.asset_key == key:
+                    self.instance.report_runless_asset_event(
+                        AssetCheckEvaluation(
+                            asset_key=key, check_name=check.name, passed=check.name not in failing
+                        )
+                    )
+
+
 def test_automation_requests_gold_after_an_upstream_materialization_and_not_before(
     defs: Definitions,
 ) -> None:
-    instance = DagsterInstance.ephemeral()
-    graph = defs.resolve_asset_graph()
-    clock = Clock()
-    cursor = None
-
-    def evaluate() -> set[AssetKey]:
-        nonlocal cursor
-        result = evaluate_automation_conditions(
-            defs, instance, evaluation_time=clock.now, cursor=cursor
-        )
-        cursor = result.cursor
-        requested = {key for key in graph.get_all_asset_keys() if result.get_num_requested(key)}
-        assert result.total_requested == len(requested)
-        return requested
+    gold = AutomationTicks(defs, "gold")
+    clock, evaluate, materialize = gold.clock, gold.evaluate, gold.built
 
     def freshness_daemon_tick() -> None:
         """One iteration of Dagster's freshness daemon over the Gold assets."""
         daemon = FreshnessDaemon()
         for key in GOLD:
-            asyncio.run(daemon._evaluate_asset(BasicLoadingContext(instance), graph.get(key)))
-
-    def materialize(*keys: AssetKey) -> None:
-        for key in keys:
-            instance.report_runless_asset_event(AssetMaterialization(asset_key=key))
+            context = BasicLoadingContext(gold.instance)
+            asyncio.run(daemon._evaluate_asset(context, gold.graph.get(key)))
 
     with clock.at(timedelta(0)):
-        materialize(*graph.get_all_asset_keys())  # everything built once
+        materialize(*gold.graph.get_all_asset_keys())  # everything built once
         freshness_daemon_tick()
         assert evaluate() == set()
 
@@ -164,8 +212,14 @@ def test_automation_requests_gold_after_an_upstream_materialization_and_not_befo
         freshness_daemon_tick()
         assert evaluate() == set()
 
-    # An upstream Silver table is materialized: the franchise table is due (half its lag
-    # passed); the lifetime-value table, with half of 6 hours not yet passed, waits.
+    # An upstream Silver table is rebuilt but fails a blocking check: Gold is not refreshed
+    # on it.
+    with clock.at(timedelta(minutes=1)):
+        materialize(UPSTREAM, failing=BAD_FAN_IDS)
+        assert evaluate() == set()
+
+    # It is rebuilt and passes: the franchise table is due (half its lag passed); the
+    # lifetime-value table, with half of 6 hours not yet passed, waits.
     with clock.at(timedelta(minutes=1)):
         materialize(UPSTREAM)
         assert evaluate() == {FRANCHISE}
@@ -186,6 +240,70 @@ def test_automation_requests_gold_after_an_upstream_materialization_and_not_befo
     with clock.at(timedelta(minutes=1)):
         freshness_daemon_tick()
         assert evaluate() == set()
+
+
+def test_automation_builds_the_silver_models_that_read_what_a_landing_run_wrote(
+    defs: Definitions, settings: Settings
+) -> None:
+    """A landing run materializes the loads of the feeds with new files (and the routing for
+    fan interactions); the Silver automation then requests the models reading those, with
+    their Silver dependents, and nothing else. The incremental benchmark runs the same
+    models (and the Gold tables they lead to)."""
+    silver = AutomationTicks(defs, "silver")
+    clock, materialize, graph = silver.clock, silver.built, silver.graph
+
+    def evaluate() -> set[str]:
+        return {key.path[-1] for key in silver.evaluate()}
+
+    with clock.at(timedelta(0)):
+        materialize(*graph.get_all_asset_keys())  # the daily build built everything
+        assert evaluate() == set()
+    with clock.at(timedelta(minutes=1)):
+        assert evaluate() == set()  # nothing landed: nothing is built
+
+    requested = {}
+    for feed in (FAN_INTERACTIONS, TITLE_METADATA, BOX_OFFICE):
+        with clock.at(timedelta(minutes=1)):
+            materialize(*loads_for_new_files({feed.table}))
+            requested[feed.name] = evaluate()
+            materialize(
+                *(key for key in graph.get_all_asset_keys() if key.path[-1] in requested[feed.name])
+            )
+        with clock.at(timedelta(minutes=1)):
+            assert evaluate() == set(), feed.name  # built: not requested again
+    assert requested == {
+        "fan_interactions": {"stg_fan_interactions", "dim_fans", "fact_daily_performance"},
+        "title_metadata": {"stg_title_metadata", "dim_titles"},
+        "box_office": {"stg_box_office", "fact_box_office", "fact_daily_performance"},
+    }
+
+    # Staging rebuilt by hand fails a blocking check: what reads it waits until it is
+    # rebuilt and passes.
+    with clock.at(timedelta(minutes=1)):
+        materialize(UPSTREAM, failing=BAD_FAN_IDS)
+    with clock.at(timedelta(minutes=1)):
+        assert evaluate() == set()
+    with clock.at(timedelta(minutes=1)):
+        materialize(UPSTREAM)
+        assert evaluate() == {"dim_fans", "fact_daily_performance"}
+
+    # The benchmark's incremental run selects the same Silver models, and the Gold tables.
+    manifest = json.loads(build_dbt_project(settings).manifest_path.read_text())
+    downstream, frontier = (
+        set(),
+        [
+            unique_id
+            for unique_id, source in manifest["sources"].items()
+            if f"source:{source['source_name']}.{source['name']}+" in picking_up_new_file(manifest)
+        ],
+    )
+    while frontier:
+        for child in manifest["child_map"][frontier.pop()]:
+            if child.startswith("model.") and child not in downstream:
+                downstream.add(child)
+                frontier.append(child)
+    benchmarked = {manifest["nodes"][unique_id]["name"] for unique_id in downstream}
+    assert benchmarked == requested["fan_interactions"] | {key.path[-1] for key in GOLD}
 
 
 class RecordingCursor:

@@ -69,7 +69,8 @@ def refresh_within_target_lag() -> AutomationCondition:
     passed (freshness WARN), so new data shows within the lag without refreshing on every
     upstream run; or when a whole lag passed with no change (freshness FAIL), which
     records a NO_DATA refresh, as Snowflake's scheduler does. Never while the table or an
-    input is being materialized, nor while an input is missing.
+    input is being materialized, nor while an input is missing, nor while an input's
+    blocking checks have not passed: Gold is never refreshed on Silver that failed one.
     """
     changed_since_refresh = (
         AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()
@@ -88,4 +89,5 @@ def refresh_within_target_lag() -> AutomationCondition:
         & ~AutomationCondition.any_deps_missing()
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
+        & AutomationCondition.all_deps_blocking_checks_passed()
     ).with_label("refresh within target lag")

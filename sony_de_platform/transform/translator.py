@@ -1,5 +1,6 @@
-"""How dbt nodes become Dagster assets: layer groups, owners, descriptions, and for
-dynamic tables their target lag (freshness policy) and refresh automation."""
+"""How dbt nodes become Dagster assets: layer groups, owners, descriptions, the automation
+that builds Silver models when their inputs change, and for dynamic tables their target lag
+(freshness policy) and refresh automation."""
 
 from __future__ import annotations
 
@@ -16,25 +17,30 @@ from sony_de_platform.transform.dynamic_tables import (
     lag_freshness_policy,
     refresh_within_target_lag,
 )
+from sony_de_platform.transform.silver_automation import build_when_inputs_change
 
-LAYER_GROUPS = ("silver", "gold")
+SILVER_GROUP = "silver"
+GOLD_GROUP = "gold"
+LAYER_GROUPS = (SILVER_GROUP, GOLD_GROUP)
 
 
 def layer_of(props: Mapping[str, Any]) -> str:
     """models/<layer>/... -> layer; snapshots keep Silver's SCD2 history."""
     if props["resource_type"] == "snapshot":
-        return "silver"
+        return SILVER_GROUP
     fqn = props.get("fqn", [])
-    return fqn[1] if len(fqn) > 2 and fqn[1] in LAYER_GROUPS else "silver"
+    return fqn[1] if len(fqn) > 2 and fqn[1] in LAYER_GROUPS else SILVER_GROUP
 
 
 class MedallionTranslator(DagsterDbtTranslator):
     """Groups dbt assets by medallion layer; dbt tests become asset checks.
 
-    A dynamic table gets a freshness policy from its target_lag. On DuckDB it also gets the
-    automation that refreshes it within that lag; on Snowflake, Snowflake refreshes it and
-    a sensor reports the refreshes (transform/sensors.py), so Dagster never rebuilds it on
-    its own. The engine is the one the manifest was parsed for.
+    A Silver model is built when one of its inputs changes (silver_automation.py), on both
+    engines: Dagster runs Silver on Snowflake too. A dynamic table gets a freshness policy
+    from its target_lag. On DuckDB it also gets the automation that refreshes it within
+    that lag; on Snowflake, Snowflake refreshes it and a sensor reports the refreshes
+    (transform/sensors.py), so Dagster never rebuilds it on its own. The engine is the one
+    the manifest was parsed for.
     """
 
     def __init__(self) -> None:
@@ -59,7 +65,10 @@ class MedallionTranslator(DagsterDbtTranslator):
         if props["resource_type"] == "source":
             return spec  # keyed to the Bronze asset through meta.dagster.asset_key
         owners = props.get("meta", {}).get("owners") or [PLATFORM_OWNER]
-        spec = spec.replace_attributes(group_name=layer_of(props), owners=owners)
+        layer = layer_of(props)
+        spec = spec.replace_attributes(group_name=layer, owners=owners)
+        if layer == SILVER_GROUP and props["resource_type"] == "model":
+            spec = spec.replace_attributes(automation_condition=build_when_inputs_change())
         lag = dynamic_table_lag(props)
         if lag is None:
             return spec
