@@ -33,9 +33,9 @@ from sony_de_platform.quality.registry import (
     Severity,
 )
 from sony_de_platform.settings import Engine
+from sony_de_platform.transform.translator import SILVER_GROUP
 from sony_de_platform.warehouse import Warehouse
 
-SILVER_GROUP = "silver"
 SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
 
 
