@@ -58,11 +58,6 @@ def routed(warehouse: Path) -> tuple[list[tuple], list[tuple]] | None:
     return vault, guests
 
 
-def silver_runs(dagster_home: Path) -> list:
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        return instance.get_runs(RunsFilter(tags={"dagster/sensor_name": SILVER_SENSOR}))
-
-
 def test_a_dropped_file_reaches_the_vault_and_silver_with_the_daemon_running(
     tmp_path: Path,
 ) -> None:
@@ -115,16 +110,17 @@ def test_a_dropped_file_reaches_the_vault_and_silver_with_the_daemon_running(
         # first, then dim_fans once the routed tables are written).
         wanted = {"STG/stg_fan_interactions", "DIMS/dim_fans"}  # no box office yet
         built: set[str] = set()
-        while time.monotonic() < deadline and daemon.poll() is None and built != wanted:
-            runs = silver_runs(dagster_home)
-            assert DagsterRunStatus.FAILURE not in {run.status for run in runs}
-            built = {
-                key.to_user_string()
-                for run in runs
-                if run.status == DagsterRunStatus.SUCCESS
-                for key in run.asset_selection or ()
-            }
-            time.sleep(2)
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            while time.monotonic() < deadline and daemon.poll() is None and built != wanted:
+                runs = instance.get_runs(RunsFilter(tags={"dagster/sensor_name": SILVER_SENSOR}))
+                assert DagsterRunStatus.FAILURE not in {run.status for run in runs}
+                built = {
+                    key.to_user_string()
+                    for run in runs
+                    if run.status == DagsterRunStatus.SUCCESS
+                    for key in run.asset_selection or ()
+                }
+                time.sleep(2)
         assert built == wanted, (
             f"Silver runs built {sorted(built)} within {DEADLINE_SECONDS}s\n"
             + _tail(tmp_path / "daemon.log")
