@@ -10,7 +10,12 @@ interactions as (
 ),
 
 titles as (
-    select * from {{ ref('dim_titles') }}
+    -- with a number per franchise, in the franchise's order: the activity below groups every
+    -- interaction of the fans by franchise, faster on the number than on the name
+    select
+        *,
+        dense_rank() over (order by franchise) as franchise_number
+    from {{ ref('dim_titles') }}
 ),
 
 paying_verified_fans as (
@@ -26,7 +31,7 @@ fan_franchise_activity as (
     select
         interactions.fan_id,
         titles.title_id is not null as in_catalog,
-        titles.franchise,
+        titles.franchise_number,
         count(*) as interaction_count,
         sum(case when interactions.is_purchase then interactions.amount_usd else 0 end)
             as spend_usd,
@@ -37,7 +42,7 @@ fan_franchise_activity as (
     from interactions
     left join titles
         on interactions.title_id = titles.title_id
-    group by interactions.fan_id, titles.title_id is not null, titles.franchise
+    group by interactions.fan_id, titles.title_id is not null, titles.franchise_number
 ),
 
 purchase_windows as (
@@ -50,14 +55,31 @@ purchase_windows as (
     group by fan_id
 ),
 
-favourite_franchises as (
-    -- most interactions; ties go to the higher spend, then the franchise name
+favourite_franchise_numbers as (
+    -- most interactions; ties go to the higher spend, then the franchise name (numbered in
+    -- its order)
     select
         fan_id,
-        franchise
+        franchise_number
     from fan_franchise_activity
     where in_catalog
-    {{ qualify_first('fan_id', 'interaction_count desc, spend_usd desc, franchise') }}
+    {{ qualify_first('fan_id', 'interaction_count desc, spend_usd desc, franchise_number') }}
+),
+
+franchise_names as (
+    select distinct
+        franchise_number,
+        franchise
+    from titles
+),
+
+favourite_franchises as (
+    select
+        favourite_franchise_numbers.fan_id,
+        franchise_names.franchise
+    from favourite_franchise_numbers
+    inner join franchise_names
+        on favourite_franchise_numbers.franchise_number = franchise_names.franchise_number
 )
 
 select
