@@ -130,7 +130,7 @@
                 among_changed_keys('current_rows', settings.refresh_key))) -%}
         {%- endif -%}
         {%- set scope = 'whole query' if scoped_query is none else 'key-scoped: '
-            ~ run_query('select count(*) from ' ~ this.identifier ~ '__dt_changed_keys').rows[0][0]
+            ~ load_result('dynamic_table_changed_keys').table.rows[0][0]
             ~ ' changed ' ~ settings.refresh_key | join(', ') -%}
         {% do store_raw_result(
             name='main', message='INCREMENTAL ' ~ target_relation ~ ' (' ~ scope ~ ')',
@@ -199,7 +199,6 @@
     {%- set current_rows -%}
         (select * from {{ target }} as current_rows {% if scope %}where {{ scope }}{% endif %})
     {%- endset -%}
-    {%- set rows_before = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
     {% call statement('dynamic_table_new_rows') %}
         create or replace temp table {{ new_rows }} as {{ query }}
     {% endcall %}
@@ -207,7 +206,8 @@
         create or replace temp table {{ gone_rows }} as
         select * from {{ current_rows }} as in_scope except all select * from {{ new_rows }}
     {% endcall %}
-    {% call statement('dynamic_table_delete') %}
+    {#- DuckDB answers a DELETE or an INSERT with the number of rows it wrote -#}
+    {% call statement('dynamic_table_delete', fetch_result=True) %}
         delete from {{ target }} as current_rows using {{ gone_rows }} as gone
         where
         {%- for column in columns %}
@@ -215,16 +215,13 @@
             {{- ' and' if not loop.last }}
         {%- endfor %}
     {% endcall %}
-    {%- set rows_kept = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
-    {% call statement('dynamic_table_insert') %}
+    {% call statement('dynamic_table_insert', fetch_result=True) %}
         insert into {{ target }}
         select * from {{ new_rows }} except all select * from {{ current_rows }} as in_scope
     {% endcall %}
-    {%- set rows_after = run_query('select count(*) from ' ~ target).rows[0][0] | int -%}
-    {% do run_query('drop table ' ~ new_rows) %}
-    {% do run_query('drop table ' ~ gone_rows) %}
+    {% do run_query('drop table ' ~ new_rows ~ '; drop table ' ~ gone_rows) %}
     {{ return({
-        'numInsertedRows': rows_after - rows_kept,
-        'numDeletedRows': rows_before - rows_kept,
+        'numInsertedRows': load_result('dynamic_table_insert').table.rows[0][0] | int,
+        'numDeletedRows': load_result('dynamic_table_delete').table.rows[0][0] | int,
     }) }}
 {% endmacro %}

@@ -133,7 +133,8 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set keys = key_columns | join(', ') -%}
-    {% call statement('dynamic_table_changed_keys') %}
+    {#- fetched: DuckDB answers with the number of changed keys -#}
+    {% call statement('dynamic_table_changed_keys', fetch_result=True) %}
         create or replace temp table {{ this.identifier }}__dt_changed_keys as
         select distinct
         {%- for column in key_columns %}
