@@ -16,7 +16,6 @@ rows each model wrote in each run are printed beside its median time.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 
 from benchmarks.harness import (
@@ -24,6 +23,7 @@ from benchmarks.harness import (
     DbtRun,
     InProcessDbt,
     ReplayedWarehouse,
+    copy_settled,
     count,
     generated_files,
     models_in_run_order,
@@ -139,15 +139,13 @@ def run(config: BenchConfig) -> SectionResult:
     with warehouse.session() as session:
         interactions_after = count(session, "RAW.RAW_FAN_INTERACTIONS")
     watermarks = _watermarks(warehouse, models)
-    dbt.close()
     before_incremental = work / "before_incremental.duckdb"
-    shutil.copy2(warehouse.settings.warehouse_path, before_incremental)
+    copy_settled(warehouse.settings.warehouse_path, before_incremental)
 
     pairs: list[tuple[DbtRun, DbtRun]] = []
     for repeat in range(config.repeats):
         if repeat:  # each pair starts from the same warehouse
-            dbt.close()
-            shutil.copy2(before_incremental, warehouse.settings.warehouse_path)
+            copy_settled(before_incremental, warehouse.settings.warehouse_path)
         started = datetime.now(UTC)
         incremental = warehouse.dbt("run", "--select", *selection, *MODELS_ONLY)
         if not repeat:  # every pair writes the same rows: counted once
@@ -157,7 +155,6 @@ def run(config: BenchConfig) -> SectionResult:
         if not repeat:
             full_rows = rows_written(warehouse, models, full, started, None)
         pairs.append((incremental, full))
-    dbt.close()
     before_incremental.unlink()
 
     runs = [

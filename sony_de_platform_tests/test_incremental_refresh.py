@@ -45,14 +45,21 @@ GOLD_MODELS = ("agg_franchise_performance", "agg_fan_lifetime_value")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def table_identity(warehouse: ReplayedWarehouse, relation: str) -> int:
-    """DuckDB's catalog id of the table: a rebuilt table gets a new one."""
+def table_identity(warehouse: ReplayedWarehouse, relation: str, label: str) -> str:
+    """Which table this is: a mark left in its comment at the first snapshot that finds none.
+    An unchanged or updated table keeps the mark; a table dbt drops and builds again has
+    none, and gets a new one. (DuckDB's catalog ids do not survive the warehouse being closed
+    after each dbt run, so they cannot tell a rebuilt table from the same one.)"""
     schema, name = relation.split(".")
     with warehouse.session() as session:
-        return session.scalar(
-            "SELECT table_oid FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+        mark = session.scalar(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
             [schema, name],
         )
+        if not mark:
+            mark = f"identity mark left at snapshot {label}"
+            session.execute(f"COMMENT ON TABLE {relation} IS '{mark}'")
+        return mark
 
 
 def refreshes(warehouse: ReplayedWarehouse, run: DbtRun) -> dict[str, DynamicTableRefresh]:
@@ -105,7 +112,7 @@ class Scenario:
     dbt: InProcessDbt
     runs: dict[str, DbtRun] = field(default_factory=dict)
     gold: dict[str, dict[str, list[tuple]]] = field(default_factory=dict)
-    identity: dict[str, dict[str, int]] = field(default_factory=dict)
+    identity: dict[str, dict[str, str]] = field(default_factory=dict)
     silver: dict[str, dict[str, list[tuple]]] = field(default_factory=dict)
     watermarks: dict[str, int] = field(default_factory=dict)
     revisions: dict[str, tuple] = field(default_factory=dict)
@@ -114,7 +121,7 @@ class Scenario:
     def snapshot(self, label: str, warehouse: ReplayedWarehouse) -> None:
         self.gold[label] = {r: warehouse.rows(r) for r in GOLD}
         self.identity[label] = {
-            r: table_identity(warehouse, r) for r in (*GOLD, "FACTS.fact_box_office")
+            r: table_identity(warehouse, r, label) for r in (*GOLD, "FACTS.fact_box_office")
         }
         self.silver[label] = {r: warehouse.rows(r) for r in SILVER}
         self.build_marks[label] = build_mark(warehouse, "stg_fan_interactions")
@@ -198,7 +205,6 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built.runs["scratch"] = built.scratch.dbt("run", *MODELS_ONLY)
     built.gold["scratch"] = {r: built.scratch.rows(r) for r in GOLD}
     yield built
-    dbt.close()
 
 
 def test_first_build_creates_each_dynamic_table_with_its_target_lag(scenario: Scenario) -> None:
