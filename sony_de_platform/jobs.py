@@ -12,7 +12,7 @@ from dagster import (
     define_asset_job,
 )
 
-from sony_de_platform.transform.translator import GOLD_GROUP, SILVER_GROUP
+from sony_de_platform.layers import GOLD_GROUP, SILVER_GROUP
 
 MEDALLION_FULL_BUILD = "medallion_full_build"
 FAN_PROFILE_SNAPSHOT = "fan_profile_snapshot"

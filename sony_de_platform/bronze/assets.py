@@ -16,10 +16,10 @@ from pydantic import Field
 
 from sony_de_platform.bronze.feeds import FEEDS, RAW_SCHEMA, Feed
 from sony_de_platform.bronze.loader import FileLoad, load_feed
+from sony_de_platform.layers import BRONZE_GROUP
 from sony_de_platform.settings import Engine
 from sony_de_platform.warehouse import Warehouse, retry_when_busy
 
-BRONZE_GROUP = "bronze"
 PLATFORM_OWNER = "team:data-platform"
 WAREHOUSE_POOL = "sony_de_warehouse"
 

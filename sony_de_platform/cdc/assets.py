@@ -15,10 +15,10 @@ from sony_de_platform.bronze.assets import PLATFORM_OWNER, WAREHOUSE_POOL, bronz
 from sony_de_platform.bronze.feeds import FAN_INTERACTIONS
 from sony_de_platform.cdc.routing import GUESTS, VAULT, route_fan_pii
 from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
+from sony_de_platform.layers import SILVER_GROUP
 from sony_de_platform.settings import DATABASE_NAME, Engine
 from sony_de_platform.warehouse import Warehouse
 
-ROUTING_GROUP = "silver"
 # dbt sources name these keys (meta.dagster.asset_key), so lineage runs RAW -> routing -> dbt.
 VAULT_ASSET_KEY = AssetKey(["SECURE", "fan_pii_vault"])
 GUEST_ASSET_KEY = AssetKey(["STG", "guest_fans"])
@@ -27,7 +27,7 @@ ROUTED_ASSET_KEYS = (VAULT_ASSET_KEY, GUEST_ASSET_KEY)
 
 def build_routing_assets(engine: Engine) -> list[AssetsDefinition]:
     common = {
-        "group_name": ROUTING_GROUP,
+        "group_name": SILVER_GROUP,  # the routed tables are Silver, beside staging
         "kinds": {"python", engine.value},
         "owners": [PLATFORM_OWNER],
         "deps": [bronze_asset_key(FAN_INTERACTIONS)],

@@ -25,11 +25,12 @@ from dagster import (
     multi_asset_check,
 )
 
+from sony_de_platform.layers import GOLD_GROUP, SILVER_GROUP
 from sony_de_platform.warehouse import Session, Warehouse
 
 CHECK_NAME = "no_clear_pii"
 PII_SCHEMAS = frozenset({"RAW", "SECURE"})
-CHECKED_GROUPS = frozenset({"silver", "gold"})
+CHECKED_GROUPS = frozenset({SILVER_GROUP, GOLD_GROUP})
 PII_COLUMN_NAMES = frozenset({"email", "full_name", "phone", "date_of_birth"})
 _TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
 

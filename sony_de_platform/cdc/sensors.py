@@ -35,11 +35,12 @@ from dagster import (
     sensor,
 )
 
-from sony_de_platform.bronze.assets import BRONZE_GROUP, LandingZone, bronze_asset_key
+from sony_de_platform.bronze.assets import LandingZone, bronze_asset_key
 from sony_de_platform.bronze.feeds import FEEDS, LEDGER_TABLE, RAW_SCHEMA
 from sony_de_platform.bronze.loader import landing_files
 from sony_de_platform.cdc.assets import ROUTED_ASSET_KEYS
 from sony_de_platform.cdc.streams import FAN_INTERACTIONS_STREAM
+from sony_de_platform.layers import BRONZE_GROUP
 from sony_de_platform.settings import Settings
 from sony_de_platform.warehouse import (
     Warehouse,

@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from sony_de_platform.bronze.assets import WAREHOUSE_POOL
+from sony_de_platform.layers import SILVER_GROUP
 from sony_de_platform.quality.measurement import Measurement, engine_for, measure
 from sony_de_platform.quality.registry import (
     Attachment,
@@ -33,7 +34,6 @@ from sony_de_platform.quality.registry import (
     Severity,
 )
 from sony_de_platform.settings import Engine
-from sony_de_platform.transform.translator import SILVER_GROUP
 from sony_de_platform.warehouse import Warehouse
 
 SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"

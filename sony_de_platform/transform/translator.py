@@ -11,6 +11,7 @@ from dagster import AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from sony_de_platform.bronze.assets import PLATFORM_OWNER
+from sony_de_platform.layers import GOLD_GROUP, SILVER_GROUP
 from sony_de_platform.settings import Engine
 from sony_de_platform.transform.dynamic_tables import (
     dynamic_table_lag,
@@ -19,8 +20,6 @@ from sony_de_platform.transform.dynamic_tables import (
 )
 from sony_de_platform.transform.silver_automation import build_when_inputs_change
 
-SILVER_GROUP = "silver"
-GOLD_GROUP = "gold"
 LAYER_GROUPS = (SILVER_GROUP, GOLD_GROUP)
 
 
