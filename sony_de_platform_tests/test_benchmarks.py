@@ -83,6 +83,11 @@ def test_ingest_ratio_is_the_ratio_of_the_two_rates(smoke) -> None:
     assert section["ratio"] == pytest.approx(platform_rate / duckdb_rate, rel=0.01)
     assert section["figures"][0]["value"] == section["ratio"]
     assert sum(feed["platform_rows"] for feed in section["feeds"]) == section["platform_rows"]
+    # beside it, not judged: DuckDB's load of the same files with every field as text
+    assert 0 < section["duckdb_text_rows"] <= section["platform_rows"]
+    text_rate = section["duckdb_text_rows"] / section["duckdb_text_seconds"]
+    assert section["duckdb_text_rows_per_second"] == pytest.approx(text_rate, rel=0.01)
+    assert section["ratio_to_text_load"] == pytest.approx(platform_rate / text_rate, rel=0.01)
 
 
 def test_orchestration_and_scaling_share_runs_that_built_the_same_warehouse(smoke) -> None:
