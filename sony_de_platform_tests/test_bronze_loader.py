@@ -156,6 +156,39 @@ def test_loading_the_same_folder_twice_adds_nothing_and_a_new_file_adds_its_rows
     assert rows(warehouse, "SELECT COUNT(*) FROM RAW.LOAD_LEDGER") == [(2,)]
 
 
+def test_the_ledger_is_asked_once_per_batch_in_chunks_and_knows_every_loaded_content(
+    warehouse: DuckDBWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five files, the ledger asked two hashes at a time: a second load skips each file with
+    the name it was first loaded under, and a copy of one under a new name is skipped too."""
+    landing = tmp_path / "landing"
+    folder = landing / "fan_interactions"
+    for day in range(5):
+        lines = [json.dumps(interaction(100 * day + n)) for n in range(3)]
+        write_jsonl(folder / f"day{day}.jsonl", lines)
+    first = load(warehouse, FAN_INTERACTIONS, landing)
+    assert [r.rows_loaded for r in first] == [3] * 5
+
+    monkeypatch.setattr(loader, "LEDGER_LOOKUP_CHUNK", 2)
+    asked: list[int] = []
+    previous_loads = loader.previous_loads
+
+    def counting(session, feed, hashes):
+        hashes = list(hashes)
+        asked.append(len(hashes))
+        return previous_loads(session, feed, hashes)
+
+    monkeypatch.setattr(loader, "previous_loads", counting)
+    (folder / "day9.jsonl").write_bytes((folder / "day3.jsonl").read_bytes())
+    second = {r.source_file: r for r in load(warehouse, FAN_INTERACTIONS, landing)}
+    assert asked == [6]  # one batch, one lookup (no file is left to load in a transaction)
+    for day in (*range(5), 9):
+        result = second[f"fan_interactions/day{day}.jsonl"]
+        shown = f"fan_interactions/day{3 if day == 9 else day}.jsonl"
+        assert result.skipped and f"already loaded from {shown} at" in result.skipped_because
+    assert rows(warehouse, "SELECT COUNT(*) FROM RAW.RAW_FAN_INTERACTIONS") == [(15,)]
+
+
 def test_files_loaded_together_are_numbered_in_file_order_whoever_parsed_them(
     warehouse: DuckDBWarehouse, tmp_path: Path
 ) -> None:

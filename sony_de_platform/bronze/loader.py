@@ -133,21 +133,28 @@ def _utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def previous_load(session: Session, feed: Feed, file_sha256: str) -> tuple | None:
-    return session.fetchone(
-        f"SELECT source_file, loaded_at FROM {qualified(RAW_SCHEMA, LEDGER_TABLE)} "
-        "WHERE target_table = ? AND file_sha256 = ? LIMIT 1",
-        [feed.table, file_sha256],
-    )
+# hashes asked of the ledger per query: one query per batch of files, not one per file (a
+# round trip each on Snowflake), in lists short enough for any engine's IN
+LEDGER_LOOKUP_CHUNK = 1000
 
 
-def _skipped_as_loaded(session: Session, feed: Feed, result: FileLoad) -> bool:
-    """Mark the file skipped when the ledger already holds its content."""
-    earlier = previous_load(session, feed, result.file_sha256)
-    if earlier is not None:
-        result.skipped = True
-        result.skipped_because = f"same content already loaded from {earlier[0]} at {earlier[1]}"
-    return earlier is not None
+def previous_loads(
+    session: Session, feed: Feed, file_sha256s: Iterable[str]
+) -> dict[str, tuple[str, datetime]]:
+    """The ledger's first load of each of these file contents: (source_file, loaded_at)
+    by SHA-256, for the contents it holds."""
+    hashes = sorted(set(file_sha256s))
+    earlier: dict[str, tuple[str, datetime]] = {}
+    for start in range(0, len(hashes), LEDGER_LOOKUP_CHUNK):
+        chunk = hashes[start : start + LEDGER_LOOKUP_CHUNK]
+        for file_sha256, source_file, loaded_at in session.fetchall(
+            f"SELECT file_sha256, source_file, loaded_at FROM "
+            f"{qualified(RAW_SCHEMA, LEDGER_TABLE)} WHERE target_table = ? "
+            f"AND file_sha256 IN ({', '.join('?' * len(chunk))}) ORDER BY loaded_at",
+            [feed.table, *chunk],
+        ):
+            earlier.setdefault(file_sha256, (source_file, loaded_at))
+    return earlier
 
 
 @dataclass
@@ -163,11 +170,17 @@ class _BatchFile:
 def _not_yet_loaded(session: Session, feed: Feed, files: list[_BatchFile]) -> list[_BatchFile]:
     """The files whose content neither the ledger holds nor an earlier file of the batch;
     the others are marked skipped with the reason."""
+    earlier = previous_loads(session, feed, (file.result.file_sha256 for file in files))
     first_with: dict[str, FileLoad] = {}
     fresh = []
     for file in files:
         result = file.result
-        if _skipped_as_loaded(session, feed, result):
+        if result.file_sha256 in earlier:
+            source_file, loaded_at = earlier[result.file_sha256]
+            result.skipped = True
+            result.skipped_because = (
+                f"same content already loaded from {source_file} at {loaded_at}"
+            )
             continue
         if result.file_sha256 in first_with:
             result.skipped = True
