@@ -312,6 +312,49 @@ def test_incremental_run_processed_only_the_new_files_rows(scenario: Scenario) -
     assert recomputed_days == [], "only the days of the new file's interactions are recomputed"
 
 
+def test_a_new_file_replaying_an_old_interaction_keeps_it_out_as_a_full_refresh_does(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """The incremental run probes the earlier rows only between the new rows' lowest and
+    highest id (read as literals first). A new file that brings the next day and, again, an
+    interaction of the first day (an id below all of the day's) widens the bounds to it: the
+    copy stays out, and the table equals a full refresh."""
+    generated = scenario.incremental.generated
+    first_day, next_day = sorted((generated / "fan_interactions").glob("*.jsonl"))[:2]
+    wh = ReplayedWarehouse(tmp_path / "replay", generated, scenario.dbt)
+    wh.land([first_day])
+    wh.load_bronze()
+    wh.dbt("run", "--select", "stg_fan_interactions")
+    with wh.session() as session:
+        kept = {
+            row[0]
+            for row in session.fetchall("SELECT interaction_id FROM STG.stg_fan_interactions")
+        }
+    replayed = next(
+        line
+        for line in first_day.read_text().splitlines()
+        if line.startswith("{") and json.loads(line).get("interaction_id") in kept
+    )
+    replayed_id = json.loads(replayed)["interaction_id"]
+    landing = wh.settings.landing_dir / "fan_interactions" / next_day.name
+    landing.write_text(next_day.read_text() + replayed + "\n")
+    wh.load_bronze()
+    run = wh.dbt("run", "--select", "stg_fan_interactions")
+    assert run.node_status == {"model.sony_de.stg_fan_interactions": "success"}
+    compiled = scenario.dbt.target_path / "compiled" / "sony_de" / "models" / "silver" / "staging"
+    probe = (compiled / "stg_fan_interactions.sql").read_text()
+    assert f"interaction_id between '{replayed_id}' and " in probe
+    incremental = wh.rows("STG.stg_fan_interactions")
+    with wh.session() as session:
+        copies = session.fetchall(
+            "SELECT _ingest_seq FROM STG.stg_fan_interactions WHERE interaction_id = ?",
+            [replayed_id],
+        )
+    assert len(copies) == 1  # its first arrival, loaded with the first day
+    wh.dbt("run", "--select", "stg_fan_interactions", "--full-refresh")
+    assert incremental == wh.rows("STG.stg_fan_interactions")
+
+
 def test_incremental_fact_box_office_replaces_only_the_keys_of_the_new_reports(
     scenario: Scenario,
 ) -> None:

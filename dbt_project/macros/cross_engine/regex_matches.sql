@@ -7,9 +7,8 @@
     in a pattern are therefore harmless and may be kept for readability.
 
     `pattern` is the bare regular expression as a Jinja string, not a SQL literal: the macro
-    quotes it for the engine. That matters because the engines read backslashes in string
-    literals differently: Snowflake treats \ as an escape character inside '...', DuckDB
-    does not. Write the pattern once (e.g. '^[^@\\s]+@...' in Jinja = ^[^@\s]+@... ) and
+    quotes it for the engine (text_literal), whose string literals read backslashes
+    differently. Write the pattern once (e.g. '^[^@\\s]+@...' in Jinja = ^[^@\s]+@... ) and
     both engines receive the same regular expression.
 -#}
 {% macro regex_matches(expr, pattern) -%}
@@ -18,9 +17,9 @@
 
 {#- Snowflake, and any engine without its own version. -#}
 {% macro default__regex_matches(expr, pattern) -%}
-    regexp_like({{ expr }}, '{{ pattern | replace("\\", "\\\\") | replace("'", "\\'") }}')
+    regexp_like({{ expr }}, {{ text_literal(pattern) }})
 {%- endmacro %}
 
 {% macro duckdb__regex_matches(expr, pattern) -%}
-    regexp_full_match({{ expr }}, '{{ pattern | replace("'", "''") }}')
+    regexp_full_match({{ expr }}, {{ text_literal(pattern) }})
 {%- endmacro %}

@@ -3,10 +3,11 @@
 -- email, full_name, phone and date_of_birth never leave RAW, only a hash of a valid email does.
 --
 -- Incremental on the Bronze ingest sequence: a run reads only the RAW rows after the highest
--- _ingest_seq already kept, and appends the first arrivals among them. A later copy of an
--- interaction already received (kept or not) stays out, so the table always equals a full
--- refresh over the same RAW rows. Rows after the watermark that were excluded last time
--- (a future-dated event, a duplicate) are read again and excluded again.
+-- _ingest_seq already kept (up to the highest there when the run starts), and appends the
+-- first arrivals among them. A later copy of an interaction already received (kept or not)
+-- stays out, so the table always equals a full refresh over the same RAW rows. Rows after
+-- the watermark that were excluded last time (a future-dated event, a duplicate) are read
+-- again and excluded again.
 --
 -- Append-only on _ingest_seq (meta append_only_on): the Gold dynamic tables read only the
 -- rows stamped after their last refresh to find what changed (append_only_inputs.sql).
@@ -25,6 +26,7 @@ with raw_interactions as (
 ),
 
 {% if is_incremental() %}
+{%- set bounds = arrival_bounds(source('raw', 'RAW_FAN_INTERACTIONS'), 'interaction_id') %}
 watermark as (
     select coalesce(max(_ingest_seq), -1) as kept_through_seq from {{ this }}
 ),
@@ -34,17 +36,25 @@ arrivals as (
     from raw_interactions
     cross join watermark
     where raw_interactions._ingest_seq > watermark.kept_through_seq
+    {%- if bounds is not none %}
+        and raw_interactions._ingest_seq <= {{ bounds.through_seq }}
+    {%- endif %}
 ),
 
 received_before as (
     -- ids of this batch that an earlier load already brought (kept or not). The earlier rows
     -- are probed against the batch's ids: a NOT EXISTS over them hashes every earlier row.
     -- The source itself, not the CTE: a CTE read twice is materialized whole on DuckDB.
+    -- Between the batch's lowest and highest id, as literals (arrival_bounds): interaction
+    -- ids grow with time, so the probe reads the row groups of recent loads, not all.
     select distinct earlier.interaction_id
     from {{ source('raw', 'RAW_FAN_INTERACTIONS') }} as earlier
     cross join watermark
     where earlier._ingest_seq <= watermark.kept_through_seq
         and earlier.interaction_id in (select interaction_id from arrivals)
+    {%- if bounds is not none %}
+        and earlier.interaction_id between {{ bounds.lowest_id }} and {{ bounds.highest_id }}
+    {%- endif %}
 ),
 
 first_arrivals as (
