@@ -10,12 +10,8 @@ interactions as (
 ),
 
 titles as (
-    -- with a number per franchise, in the franchise's order: the activity below groups every
-    -- interaction of the fans by franchise, faster on the number than on the name
-    select
-        *,
-        dense_rank() over (order by franchise) as franchise_number
-    from {{ ref('dim_titles') }}
+    -- the activity below groups every interaction of the fans by franchise number
+    {{ titles_with_franchise_number(ref('dim_titles')) }}
 ),
 
 paying_verified_fans as (

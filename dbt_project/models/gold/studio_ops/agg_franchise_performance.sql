@@ -17,12 +17,9 @@ with title_region_activity as (
 ),
 
 title_catalog as (
-    -- with a number per franchise, for the one aggregate over every interaction: the
-    -- distinct count of fans groups on the number faster than on the franchise's name
-    select
-        *,
-        dense_rank() over (order by franchise) as franchise_number
-    from {{ ref('dim_titles') }}
+    -- the one aggregate over every interaction, the distinct count of fans, groups on the
+    -- franchise number
+    {{ titles_with_franchise_number(ref('dim_titles')) }}
 ),
 
 box_office as (
