@@ -243,7 +243,8 @@ def test_two_runs_at_once_both_succeed_and_one_waits_for_the_other(
         for _ in range(2)
     ]
     outputs = [child.communicate(timeout=600)[0] for child in children]
-    assert [child.returncode for child in children] == [0, 0], outputs[0][-2000:]
+    failed = [out for child, out in zip(children, outputs, strict=True) if child.returncode]
+    assert [child.returncode for child in children] == [0, 0], failed[0][-4000:]
 
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         runs = instance.get_runs()
