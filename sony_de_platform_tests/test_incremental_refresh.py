@@ -40,6 +40,8 @@ SILVER = (
     "DIMS.dim_fans",
     "DIMS.dim_titles",
 )
+# dim_fans' _row_version tells which run wrote a row, not what it holds: compared apart
+CONTENT = {"DIMS.dim_fans": "(SELECT * EXCLUDE (_row_version) FROM DIMS.dim_fans)"}
 GOLD = ("STUDIO_OPS.agg_franchise_performance", "MARKETING.agg_fan_lifetime_value")
 GOLD_MODELS = ("agg_franchise_performance", "agg_fan_lifetime_value")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -108,6 +110,7 @@ def revise_box_office(warehouse: ReplayedWarehouse) -> dict[str, tuple]:
 class Scenario:
     incremental: ReplayedWarehouse
     scratch: ReplayedWarehouse
+    files: list[Path]
     new_file: Path
     dbt: InProcessDbt
     runs: dict[str, DbtRun] = field(default_factory=dict)
@@ -117,14 +120,18 @@ class Scenario:
     watermarks: dict[str, int] = field(default_factory=dict)
     revisions: dict[str, tuple] = field(default_factory=dict)
     build_marks: dict[str, str] = field(default_factory=dict)
+    fan_versions: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def snapshot(self, label: str, warehouse: ReplayedWarehouse) -> None:
         self.gold[label] = {r: warehouse.rows(r) for r in GOLD}
         self.identity[label] = {
             r: table_identity(warehouse, r, label) for r in (*GOLD, "FACTS.fact_box_office")
         }
-        self.silver[label] = {r: warehouse.rows(r) for r in SILVER}
+        self.silver[label] = {r: warehouse.rows(CONTENT.get(r, r)) for r in SILVER}
         self.build_marks[label] = build_mark(warehouse, "stg_fan_interactions")
+        self.fan_versions[label] = dict(
+            warehouse.rows("(SELECT fan_id, _row_version FROM DIMS.dim_fans)")
+        )
 
 
 def build_mark(warehouse: ReplayedWarehouse, table: str) -> str:
@@ -143,6 +150,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     built = Scenario(
         incremental=ReplayedWarehouse(root / "incremental", generated, dbt),
         scratch=ReplayedWarehouse(root / "scratch", generated, dbt),
+        files=files,
         new_file=new_file,
         dbt=dbt,
     )
@@ -424,8 +432,9 @@ def test_incremental_dim_fans_recomputes_only_the_fans_of_the_new_rows(scenario:
 
 def test_fan_lifetime_value_refresh_is_scoped_to_the_changed_fans(scenario: Scenario) -> None:
     """agg_fan_lifetime_value declares refresh_key fan_id: the twin recomputes just the fans
-    whose dim_fans or interaction rows changed, and keeps the per-fan fingerprints that add up
-    to the inputs' recorded fingerprints for the next refresh."""
+    whose dim_fans or interaction rows changed. Both inputs are stamped, so nothing is hashed
+    and no per-fan state is kept: the changed fans are those dim_fans wrote again (a version
+    above the one the last refresh saw) and those with interactions after its stamp."""
     nodes = scenario.dbt.manifest_json["nodes"]
     by_name = {node["name"]: uid for uid, node in nodes.items()}
     new_file = scenario.runs["new_file"]
@@ -434,22 +443,35 @@ def test_fan_lifetime_value_refresh_is_scoped_to_the_changed_fans(scenario: Scen
     changed_fans = int(scoped.split("key-scoped: ")[1].split(" ")[0])
     fans = len(scenario.silver["new_file"]["DIMS.dim_fans"])
     assert 0 < changed_fans < fans
-    assert whole.startswith("FULL") and "AUTO: not key-scoped" in whole, whole
+    assert whole.startswith("FULL") and "AUTO: neither on append nor key-scoped" in whole, whole
 
     wh = scenario.incremental
-    recorded = refreshes(wh, scenario.runs["full_refresh"])["MARKETING.agg_fan_lifetime_value"]
-    fingerprints = json.loads(_history_value(wh, recorded, "INPUT_FINGERPRINTS"))
+    seen = max(scenario.fan_versions["no_new_input"].values())
+    rewritten = {fan for fan, v in scenario.fan_versions["new_file"].items() if v > seen}
     with wh.session() as session:
-        stored = {
-            name: {"rowCount": rows, "contentHash": content}
-            for name, rows, content in session.fetchall(
-                "SELECT input_name, SUM(row_count), CAST(SUM(content_hash) AS VARCHAR) "
-                "FROM GOVERNANCE.DT_KEY_FINGERPRINTS__MARKETING__AGG_FAN_LIFETIME_VALUE "
-                "GROUP BY input_name"
+        arrived = {
+            fan
+            for (fan,) in session.fetchall(
+                "SELECT DISTINCT fan_id FROM STG.stg_fan_interactions WHERE _ingest_seq > ?",
+                [scenario.watermarks["STG.stg_fan_interactions"]],
             )
         }
-    assert set(stored) == {f"{DATABASE_NAME}.DIMS.DIM_FANS"}
-    assert all(fingerprints[name] == value for name, value in stored.items())
+        state = session.fetchall(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'DT_KEY_FINGERPRINTS%'"
+        )
+    assert arrived <= rewritten  # a fan with new interactions gets a new row
+    assert changed_fans == len(rewritten | arrived)
+    assert state == []
+
+    recorded = refreshes(wh, scenario.runs["full_refresh"])["MARKETING.agg_fan_lifetime_value"]
+    fingerprints = json.loads(_history_value(wh, recorded, "INPUT_FINGERPRINTS"))
+    # dim_fans is versioned: fingerprinted by count, highest version (1 after the
+    # --full-refresh run) and its build mark
+    assert fingerprints[f"{DATABASE_NAME}.DIMS.DIM_FANS"] == {
+        "rowCount": fans,
+        "contentHash": f"versioned:1:{build_mark(wh, 'dim_fans')}",
+    }
+    assert build_mark(wh, "dim_fans").startswith("stamped build ")
     # the interactions are append-only: not hashed, fingerprinted by count, highest stamp and
     # the build mark of the --full-refresh run
     rows = len(scenario.silver["full_refresh"]["STG.stg_fan_interactions"])
@@ -460,13 +482,70 @@ def test_fan_lifetime_value_refresh_is_scoped_to_the_changed_fans(scenario: Scen
     }
 
 
+def test_franchise_refresh_after_new_interactions_alone_adds_the_new_fans_to_its_counts(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """agg_franchise_performance declares refresh_on_append: when new interactions are the
+    only change, its refresh adds the fans new to each franchise and region to the table's
+    counts instead of counting every interaction's fan again, and gives the rows a rebuild
+    gives. The new day brings fans already counted for a franchise and region and fans new
+    to one, so counting either wrongly shows. dim_fans writes the day's fans under the next
+    version and leaves every other row as it was."""
+    franchise, fans = "STUDIO_OPS.agg_franchise_performance", "DIMS.dim_fans"
+    wh = ReplayedWarehouse(tmp_path / "on_append", scenario.incremental.generated, scenario.dbt)
+    wh.land(path for path in scenario.files if path != scenario.new_file)
+    wh.load_bronze()
+    wh.dbt("run", *MODELS_ONLY)
+    before = wh.rows(franchise)
+    fans_before = {row[0]: row for row in wh.rows(CONTENT[fans])}
+    versions_before = dict(wh.rows(f"(SELECT fan_id, _row_version FROM {fans})"))
+    with wh.session() as session:
+        mark = session.scalar("SELECT max(_ingest_seq) FROM STG.stg_fan_interactions")
+    wh.land([scenario.new_file])
+    wh.load_bronze()
+    run = wh.dbt("run", *MODELS_ONLY)
+
+    message = run.node_message["model.sony_de.agg_franchise_performance"]
+    assert message.startswith("INCREMENTAL"), message
+    assert (
+        f"on append: {DATABASE_NAME}.STG.STG_FAN_INTERACTIONS after _ingest_seq {mark}" in message
+    )
+    refresh = refreshes(wh, run)[franchise]
+    with wh.session() as session:
+        keys = session.fetchall(
+            "SELECT DISTINCT titles.franchise, i.region, i.fan_id, i._ingest_seq > ? "
+            "FROM STG.stg_fan_interactions AS i JOIN DIMS.dim_titles AS titles USING (title_id)",
+            [mark],
+        )
+    assert (refresh.refresh_trigger, refresh.refresh_action) == ("MANUAL", "INCREMENTAL")
+    earlier = {key[:3] for key in keys if not key[3]}
+    appended = {key[:3] for key in keys if key[3]}
+    assert appended & earlier, "the new day has fans already counted for a franchise and region"
+    assert appended - earlier, "the new day has fans new to a franchise and region"
+    refreshed = wh.rows(franchise)
+    assert refreshed != before
+
+    fans_after = {row[0]: row for row in wh.rows(CONTENT[fans])}
+    versions_after = dict(wh.rows(f"(SELECT fan_id, _row_version FROM {fans})"))
+    written = {fan for fan, version in versions_after.items() if version > 1}
+    assert set(versions_after.values()) == {1, 2}
+    assert {fan for fan, row in fans_after.items() if fans_before.get(fan) != row} <= written
+    assert all(versions_before[fan] == 1 for fan in versions_before)
+    assert {key[2] for key in keys if key[3]} <= written
+
+    lifetime_value = wh.rows("MARKETING.agg_fan_lifetime_value")
+    wh.dbt("run", "--select", *GOLD_MODELS, "--full-refresh")
+    assert wh.rows(franchise) == refreshed
+    assert wh.rows("MARKETING.agg_fan_lifetime_value") == lifetime_value
+
+
 def test_append_only_build_mark_changes_only_with_a_build_from_scratch(
     scenario: Scenario,
 ) -> None:
     marks = scenario.build_marks
-    assert marks["first"].startswith("append-only build ")
+    assert marks["first"].startswith("stamped build ")
     assert marks["first"] == marks["no_new_input"] == marks["new_file"]
-    assert marks["full_refresh"].startswith("append-only build ")
+    assert marks["full_refresh"].startswith("stamped build ")
     assert marks["full_refresh"] != marks["first"]
 
 
@@ -478,7 +557,7 @@ def test_append_only_input_short_of_its_rows_cannot_be_key_scoped(scenario: Scen
     auto = scenario.runs["row_lost"]
     assert list(auto.node_message) == [model]
     assert auto.node_message[model].startswith("FULL"), auto.node_message
-    assert "AUTO: not key-scoped" in auto.node_message[model]
+    assert "AUTO: neither on append nor key-scoped" in auto.node_message[model]
     assert refreshes(wh, auto)[relation].refresh_action == "FULL"
 
     created = refreshes(wh, scenario.runs["incremental_mode"])[relation]
@@ -536,13 +615,15 @@ def test_dim_fans_built_before_its_watermark_catches_up_in_one_incremental_run(
     """A warehouse whose dim_fans predates the _ingest_seq watermark needs no --full-refresh:
     the column is added empty and the first incremental run recomputes every fan."""
     wh = scenario.scratch
-    built = wh.rows("DIMS.dim_fans")
+    built = wh.rows(CONTENT["DIMS.dim_fans"])
     with wh.session() as session:
         session.execute("ALTER TABLE DIMS.dim_fans DROP COLUMN _ingest_seq")
     run = wh.dbt("run", "--select", "dim_fans")
     assert run.node_status == {"model.sony_de.dim_fans": "success"}
-    assert wh.rows("DIMS.dim_fans") == built
+    assert wh.rows(CONTENT["DIMS.dim_fans"]) == built
     assert built == scenario.silver["full_refresh"]["DIMS.dim_fans"]
+    # every fan was written again, by the run after the build (version 1)
+    assert wh.rows("(SELECT DISTINCT _row_version FROM DIMS.dim_fans)") == [(2,)]
 
 
 def test_fact_box_office_built_before_its_watermark_catches_up_in_one_incremental_run(

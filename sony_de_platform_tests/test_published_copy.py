@@ -22,6 +22,7 @@ from sony_de_platform.warehouse import (
     WarehouseLockTimeout,
     build_reader_warehouse,
 )
+from sony_de_platform.warehouse.dynamic_tables import TWIN_KEY_STATE_PREFIX
 from sony_de_platform_tests.conftest import PublishedPipeline
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -93,8 +94,7 @@ def test_copy_holds_silver_gold_governance_only(published_pipeline: PublishedPip
     relations = "SELECT upper(table_schema), table_name, table_type FROM information_schema.tables "
     in_reader = f"WHERE upper(table_schema) IN ({', '.join(map(repr, READER_SCHEMAS))})"
     in_warehouse = published_pipeline.query(relations + in_reader + " ORDER BY 1, 2")
-    twin_state = [r for r in in_warehouse if r[1].startswith("DT_KEY_FINGERPRINTS__")]
-    assert twin_state, "the dynamic-table twin keeps per-key state in GOVERNANCE"
+    twin_state = [r for r in in_warehouse if r[1].startswith(TWIN_KEY_STATE_PREFIX)]
     expected = [r for r in in_warehouse if r not in twin_state]
     copied = _read(path, relations + "ORDER BY 1, 2")
     assert [(s, t) for s, t, _ in copied] == [(s, t) for s, t, _ in expected], "no twin state"
@@ -166,6 +166,24 @@ os.write(fd, json.dumps({"pid": os.getpid(), "purpose": "holding for a test"}).e
 print("holding", flush=True)
 sys.stdin.read()
 """
+
+
+def test_publish_leaves_the_dynamic_table_twins_key_state_out(tmp_path: Path) -> None:
+    """The twin's per-key state (a keyed input it hashes per key) is its own bookkeeping,
+    with no table on Snowflake: the copy leaves it out, whatever its case."""
+    warehouse = _small_warehouse(tmp_path, rows=2)
+    state = f"{TWIN_KEY_STATE_PREFIX}MARKETING__AGG_FAN_LIFETIME_VALUE"
+    with warehouse.session() as session:
+        session.ensure_schema("GOVERNANCE")
+        session.execute(
+            f"CREATE TABLE GOVERNANCE.{state} AS SELECT 'F-1' AS fan_id, 1 AS row_count"
+        )
+        session.execute("CREATE TABLE GOVERNANCE.refresh_history AS SELECT 1 AS n")
+    target = tmp_path / "published" / "SONY_DE_READER.duckdb"
+    copied = warehouse.publish_copy(
+        target, READER_SCHEMAS, internal_prefixes=[TWIN_KEY_STATE_PREFIX.lower()]
+    )
+    assert copied == {"DIMS.dim_fans": 2, "GOVERNANCE.refresh_history": 1}
 
 
 def test_publish_waits_for_the_writer_and_swaps_atomically(tmp_path: Path) -> None:

@@ -12,16 +12,25 @@
 {#-
     Whether the model's table has its _ingest_seq column: a table built before the watermark
     existed lacks it, and its first incremental run reads everything once (on_schema_change
-    append_new_columns then adds the column). A unit test's `this` is its given rows (a
-    string), which carry the watermark.
+    append_new_columns then adds the column).
 -#}
 {% macro has_ingest_watermark() %}
-    {%- if this is string -%}
-        {{ return(true) }}
-    {%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(this)
+    {{ return(this_has_columns(['_ingest_seq'])['_ingest_seq']) }}
+{% endmacro %}
+
+
+{#-
+    {column: whether the model's table has it} for each of `names`, in one lookup. A unit
+    test's `this` is its given rows (a string), which carry every column.
+-#}
+{% macro this_has_columns(names) %}
+    {%- set columns = [] if this is string else adapter.get_columns_in_relation(this)
         | map(attribute='name') | map('lower') | list -%}
-    {{ return('_ingest_seq' in columns) }}
+    {%- set found = {} -%}
+    {%- for name in names -%}
+        {%- do found.update({name: this is string or name | lower in columns}) -%}
+    {%- endfor -%}
+    {{ return(found) }}
 {% endmacro %}
 
 

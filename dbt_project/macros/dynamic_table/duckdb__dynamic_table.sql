@@ -24,7 +24,8 @@
     Where the twin differs from Snowflake: it evaluates the whole query on every refresh
     (Snowflake derives the change from its inputs' change tracking), except for a model
     declaring refresh_key, whose incremental refresh evaluates it for the changed keys only
-    (key_scoped_refresh.sql);
+    (key_scoped_refresh.sql), or refresh_on_append, whose incremental refresh after appended
+    rows computes the CTEs it names from the table and those rows (refresh_on_append.sql);
     "changed" means a different row count or content hash of an input, not a new table
     version; a failed refresh rolls back and records no FAILED row; SCHEDULED and
     REINITIALIZE are never recorded (AUTO's full refreshes are recorded as FULL).
@@ -77,15 +78,22 @@
     {%- endif -%}
 
     {%- set statistics = {'numInsertedRows': 0, 'numDeletedRows': 0} -%}
+    {%- set on_append = none -%}
     {%- set scoped_query = none -%}
     {%- set full_because = none -%}
     {%- if action == 'INCREMENTAL' -%}
-        {%- if prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, settings.refresh_key) -%}
+        {%- if settings.refresh_on_append -%}
+            {%- set on_append = dynamic_table_query_on_append(
+                previous, fingerprints, settings.refresh_on_append) -%}
+        {%- endif -%}
+        {%- if on_append is none
+                and prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, settings.refresh_key) -%}
             {%- set scoped_query = key_scoped_query(keyed_inputs, settings.refresh_key) -%}
         {%- endif -%}
-        {%- if scoped_query is none and settings.refresh_mode == 'AUTO' -%}
+        {%- if on_append is none and scoped_query is none and settings.refresh_mode == 'AUTO' -%}
             {%- set action = 'FULL' -%}
-            {%- set full_because = 'AUTO: not key-scoped, a rebuild costs less than a whole-query diff' -%}
+            {%- set full_because = 'AUTO: neither on append nor key-scoped, '
+                ~ 'a rebuild costs less than a whole-query diff' -%}
         {%- endif -%}
     {%- endif -%}
 
@@ -122,16 +130,25 @@
         {%- endif -%}
 
     {%- else -%}
-        {%- if scoped_query is none -%}
+        {%- if on_append is not none -%}
+            {%- do statistics.update(apply_dynamic_table_difference(target_relation, on_append.sql)) -%}
+            {%- set appended = [] -%}
+            {%- for change in on_append.appended -%}
+                {%- do appended.append(change.input.name ~ ' after ' ~ change.input.stamp
+                    ~ ' ' ~ change.through) -%}
+            {%- endfor -%}
+            {%- set scope = 'on append: ' ~ appended | join(', ') -%}
+        {%- elif scoped_query is none -%}
             {%- do statistics.update(apply_dynamic_table_difference(target_relation, compiled_code)) -%}
+            {%- set scope = 'whole query' -%}
         {%- else -%}
             {%- do statistics.update(apply_dynamic_table_difference(
                 target_relation, scoped_query,
                 among_changed_keys('current_rows', settings.refresh_key))) -%}
+            {%- set scope = 'key-scoped: '
+                ~ load_result('dynamic_table_changed_keys').table.rows[0][0]
+                ~ ' changed ' ~ settings.refresh_key | join(', ') -%}
         {%- endif -%}
-        {%- set scope = 'whole query' if scoped_query is none else 'key-scoped: '
-            ~ load_result('dynamic_table_changed_keys').table.rows[0][0]
-            ~ ' changed ' ~ settings.refresh_key | join(', ') -%}
         {% do store_raw_result(
             name='main', message='INCREMENTAL ' ~ target_relation ~ ' (' ~ scope ~ ')',
             code='INCREMENTAL',
@@ -141,7 +158,7 @@
     {%- if action is not none -%}
         {%- if action != 'NO_DATA' and keyed_inputs -%}
             {% do store_dynamic_table_key_fingerprints(
-                scoped_query is not none, settings.refresh_key) %}
+                keyed_inputs, scoped_query is not none, settings.refresh_key) %}
         {%- endif -%}
         {%- set completion_target = none -%}
         {%- if previous is not none and settings.target_lag_sec is not none -%}

@@ -76,8 +76,8 @@
     Row count and a content fingerprint of every relation the model reads. Equal
     fingerprints mean equal contents, whatever rebuilt them in between:
 
-    - an append-only input (append_only_inputs.sql): its row count, its highest stamp and
-      its build mark, which change whenever its contents do. Only the stamp column is read.
+    - a stamped input (stamped_inputs.sql): its row count, its highest stamp and its build
+      mark, which change whenever its contents do. Only the stamp column is read.
     - a keyed input (key_scoped_refresh.sql): the sums of its keys' counts and content hashes,
       computed first.
     - any other input: its row count and an order-independent hash of all its rows.
@@ -88,7 +88,7 @@
     again, and the DuckDB file admits no writer from another process meanwhile.
 -#}
 {% macro dynamic_table_input_fingerprints(history, keyed_inputs=[], key_columns=[]) %}
-    {%- set hashed_keyed = keyed_inputs | selectattr('stamp', 'none') | list -%}
+    {%- set hashed_keyed = hashed_keyed_inputs(keyed_inputs) -%}
     {%- set keyed_names = hashed_keyed | map(attribute='name') | list -%}
     {%- set fingerprints = {} -%}
     {%- for row in run_query("select cast(INPUT_FINGERPRINTS as varchar) from " ~ history
@@ -99,7 +99,7 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- if keyed_inputs -%}
+    {%- if hashed_keyed -%}
         {% do compute_dynamic_table_key_fingerprints(keyed_inputs, key_columns) %}
     {%- endif -%}
     {%- set probes = [] -%}
@@ -111,11 +111,11 @@
         {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
         {%- set relation = dynamic_table_input_relation(node) -%}
         {%- set name = dynamic_table_input_name(relation) -%}
-        {%- set stamp = dynamic_table_input_stamp(node) -%}
+        {%- set stamping = dynamic_table_input_stamping(node) -%}
         {%- do inputs.append(name) -%}
         {%- if name in keyed_names or name in fingerprints -%}
-        {%- elif stamp -%}
-            {%- do probes.append(append_only_fingerprint_probe(name, relation, stamp)) -%}
+        {%- elif stamping -%}
+            {%- do probes.append(stamped_fingerprint_probe(name, relation, stamping)) -%}
         {%- else -%}
             {%- do probes.append(
                 "select '" ~ name ~ "' as input_name, count(*) as row_count, "

@@ -8,7 +8,7 @@
       initialize               ON_CREATE (default) | ON_SCHEDULE
       on_configuration_change  apply (default) | continue | fail
 
-and one key of the DuckDB twin's own, which dbt-snowflake ignores (Snowflake derives an
+and two keys of the DuckDB twin's own, which dbt-snowflake ignores (Snowflake derives an
 incremental refresh from change tracking):
 
       refresh_key              column name(s) the model's rows are partitioned by: a row
@@ -16,6 +16,10 @@ incremental refresh from change tracking):
                                the inputs that have those columns) and on the whole of the
                                other inputs, so an INCREMENTAL refresh may recompute just
                                the keys whose input rows changed (key_scoped_refresh.sql)
+      refresh_on_append        {CTE name: macro name}: when only append-only inputs gained
+                               rows, an INCREMENTAL refresh computes each named CTE of the
+                               query with its macro, from the table and the appended rows
+                               (refresh_on_append.sql)
 
     Returns them normalised, with target_lag_sec (none for 'downstream'), the figure
     Snowflake reports as TARGET_LAG_SEC.
@@ -70,8 +74,23 @@ incremental refresh from change tracking):
         {%- set refresh_key = [refresh_key] -%}
     {%- endif -%}
 
+    {%- set refresh_on_append = config.get('refresh_on_append') or {} -%}
+    {%- if refresh_on_append is not mapping -%}
+        {{ exceptions.raise_compiler_error(
+            where ~ ": refresh_on_append must map CTE names to macro names, e.g. "
+            ~ "{'franchise_fans': 'franchise_fans_after_append'}") }}
+    {%- endif -%}
+    {%- for cte, macro_name in refresh_on_append.items() -%}
+        {%- if context.get(macro_name | string) is none -%}
+            {{ exceptions.raise_compiler_error(
+                where ~ ": refresh_on_append computes CTE '" ~ cte ~ "' with macro '"
+                ~ macro_name ~ "', which the project does not define") }}
+        {%- endif -%}
+    {%- endfor -%}
+
     {{ return({
         'refresh_key': refresh_key | map('lower') | list,
+        'refresh_on_append': refresh_on_append,
         'target_lag': target_lag,
         'target_lag_sec': target_lag_sec,
         'snowflake_warehouse': warehouse,

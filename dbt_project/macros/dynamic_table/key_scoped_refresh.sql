@@ -5,27 +5,23 @@
     GOVERNANCE.DT_KEY_FINGERPRINTS__<SCHEMA>__<NAME>; an input's fingerprint is the sum of
     its keys'. The next refresh compares them and, when only keyed inputs changed, evaluates
     the model's query over those inputs restricted to the changed keys and replaces just
-    those keys' rows. An append-only keyed input (append_only_inputs.sql) is not hashed: its
-    changed keys are those of its rows stamped after the last refresh. Anything it cannot
-    vouch for (an input without the key changed, no stored state matching the last refresh,
-    an append-only input rebuilt or short of the rows it had, a keyed input the query does
-    not name) falls back to evaluating the whole query.
+    those keys' rows. A stamped keyed input (stamped_inputs.sql) is not hashed: its changed
+    keys are those of its rows stamped after the last refresh; with no other keyed input
+    there is no stored state at all. Anything it cannot vouch for (an input without the key
+    changed, no stored state matching the last refresh, a stamped input rebuilt or short of
+    the rows it had, a keyed input the query does not name) falls back to evaluating the
+    whole query.
 -#}
 
-{#- The inputs of the model that have every refresh_key column: [{name, relation_name, stamp}]. -#}
+{#- The inputs of the model that have every refresh_key column (as dynamic_table_inputs gives them). -#}
 {% macro dynamic_table_keyed_inputs(key_columns) %}
     {%- set keyed = [] -%}
     {%- if key_columns -%}
-        {%- for unique_id in model.depends_on.nodes -%}
-            {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
-            {%- set relation = dynamic_table_input_relation(node) -%}
-            {%- set columns = adapter.get_columns_in_relation(relation)
+        {%- for input in dynamic_table_inputs() -%}
+            {%- set columns = adapter.get_columns_in_relation(input.relation)
                 | map(attribute='name') | map('lower') | list -%}
             {%- if key_columns | reject('in', columns) | list | length == 0 -%}
-                {%- do keyed.append({
-                    'name': dynamic_table_input_name(relation),
-                    'relation_name': node.relation_name,
-                    'stamp': dynamic_table_input_stamp(node)}) -%}
+                {%- do keyed.append(input) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
@@ -46,20 +42,21 @@
 {% endmacro %}
 
 
-{#-
-    Per-key row count and content hash of every keyed input but the append-only ones, into a
-    temp table (empty, with the key columns of the first keyed input, if there are none).
--#}
+{#- The keyed inputs that are hashed per key: those that are not stamped. -#}
+{% macro hashed_keyed_inputs(keyed_inputs) %}
+    {{ return(keyed_inputs | selectattr('stamp', 'none') | list) }}
+{% endmacro %}
+
+
+{#- Per-key row count and content hash of every hashed keyed input, into a temp table. -#}
 {% macro compute_dynamic_table_key_fingerprints(keyed_inputs, key_columns) %}
     {%- set keys = key_columns | join(', ') -%}
-    {%- set hashed = keyed_inputs | selectattr('stamp', 'none') | list -%}
     {% call statement('dynamic_table_key_fingerprints') %}
         create or replace temp table {{ dynamic_table_new_key_fingerprints() }} as
-        {% for input in hashed or keyed_inputs[:1] %}
+        {% for input in hashed_keyed_inputs(keyed_inputs) %}
         select '{{ input.name }}' as input_name, {{ keys }},
             count(*) as row_count, sum(hash(input_rows)) as content_hash
         from {{ input.relation_name }} as input_rows
-        {{ 'where false' if not hashed }}
         group by {{ keys }}
         {{ 'union all' if not loop.last }}
         {% endfor %}
@@ -81,8 +78,7 @@
     Whether this INCREMENTAL refresh can be key-scoped; if so, the changed keys are left in
     temp table <name>__dt_changed_keys. It can when every input that changed is keyed, the
     stored key fingerprints add up to the fingerprints the last refresh recorded, and every
-    append-only input that changed is the same build, still holding the rows it had then
-    (rows at or below the recorded stamp: as many as recorded), with new rows after them.
+    stamped input that changed can vouch for its change (stamped_changes).
 -#}
 {% macro prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, key_columns) %}
     {%- set keyed_names = keyed_inputs | map(attribute='name') | list -%}
@@ -94,48 +90,38 @@
             {{ return(false) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- set appended = [] -%}
-    {%- for input in keyed_inputs | rejectattr('stamp', 'none') -%}
-        {%- set before = previous.input_fingerprints.get(input.name) -%}
-        {%- if before != fingerprints[input.name] -%}
-            {%- set recorded = appended_fingerprint(before) -%}
-            {%- set now = appended_fingerprint(fingerprints[input.name]) -%}
-            {%- if recorded is none or recorded.mark != now.mark -%}
-                {{ return(false) }}
-            {%- endif -%}
-            {%- set kept = run_query("select count(*) from " ~ input.relation_name ~ " where "
-                ~ input.stamp ~ " <= " ~ recorded.through).rows[0][0] | int -%}
-            {%- if kept != before.rowCount -%}
-                {{ return(false) }}
-            {%- endif -%}
-            {%- do appended.append({'input': input, 'through': recorded.through}) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {#- the other keyed inputs are hashed per key: their stored state must match -#}
-    {%- set hashed_names = keyed_inputs | selectattr('stamp', 'none')
-        | map(attribute='name') | list -%}
-    {%- set state = dynamic_table_key_state_relation() -%}
-    {%- if adapter.get_relation(state.database, state.schema, state.identifier) is none -%}
+    {%- set appended = stamped_changes(
+        previous, fingerprints, keyed_inputs | rejectattr('stamp', 'none') | list) -%}
+    {%- if appended is none -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set stored = run_query(
-        "select input_name, sum(row_count), cast(coalesce(sum(content_hash), 0) as varchar) from "
-        ~ state ~ " group by input_name") -%}
-    {%- set stored_fingerprints = {} -%}
-    {%- for row in stored.rows -%}
-        {%- do stored_fingerprints.update({row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
-    {%- endfor -%}
-    {%- for name in hashed_names -%}
-        {%- set recorded = previous.input_fingerprints.get(name) -%}
-        {%- set empty = {'rowCount': 0, 'contentHash': '0'} -%}
-        {%- if recorded is none or stored_fingerprints.get(name, empty) != recorded -%}
+    {#- the other keyed inputs are hashed per key: their stored state must match -#}
+    {%- set hashed_names = hashed_keyed_inputs(keyed_inputs) | map(attribute='name') | list -%}
+    {%- set state = dynamic_table_key_state_relation() -%}
+    {%- if hashed_names -%}
+        {%- if adapter.get_relation(state.database, state.schema, state.identifier) is none -%}
             {{ return(false) }}
         {%- endif -%}
-    {%- endfor -%}
+        {%- set stored = run_query(
+            "select input_name, sum(row_count), cast(coalesce(sum(content_hash), 0) as varchar) "
+            ~ "from " ~ state ~ " group by input_name") -%}
+        {%- set stored_fingerprints = {} -%}
+        {%- for row in stored.rows -%}
+            {%- do stored_fingerprints.update(
+                {row[0]: {'rowCount': row[1] | int, 'contentHash': row[2]}}) -%}
+        {%- endfor -%}
+        {%- for name in hashed_names -%}
+            {%- set recorded = previous.input_fingerprints.get(name) -%}
+            {%- set empty = {'rowCount': 0, 'contentHash': '0'} -%}
+            {%- if recorded is none or stored_fingerprints.get(name, empty) != recorded -%}
+                {{ return(false) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- set keys = key_columns | join(', ') -%}
-    {#- fetched: DuckDB answers with the number of changed keys -#}
-    {% call statement('dynamic_table_changed_keys', fetch_result=True) %}
-        create or replace temp table {{ this.identifier }}__dt_changed_keys as
+    {%- set changed = [] -%}
+    {%- if hashed_names -%}
+        {%- set hashed_changes -%}
         select distinct
         {%- for column in key_columns %}
             case when now.input_name is null then before.{{ column }} else now.{{ column }} end
@@ -152,11 +138,17 @@
             {%- endfor %}
         where now.row_count is distinct from before.row_count
             or now.content_hash is distinct from before.content_hash
-        {%- for change in appended %}
-        union
-        select {{ keys }} from {{ change.input.relation_name }}
-        where {{ change.input.stamp }} > {{ change.through }}
-        {%- endfor %}
+        {%- endset -%}
+        {%- do changed.append(hashed_changes) -%}
+    {%- endif -%}
+    {%- for change in appended -%}
+        {%- do changed.append('select distinct ' ~ keys ~ ' from ' ~ change.input.relation_name
+            ~ ' where ' ~ change.input.stamp ~ ' > ' ~ change.through) -%}
+    {%- endfor -%}
+    {#- fetched: DuckDB answers with the number of changed keys -#}
+    {% call statement('dynamic_table_changed_keys', fetch_result=True) %}
+        create or replace temp table {{ this.identifier }}__dt_changed_keys as
+        {{ changed | join('\nunion\n') }}
     {% endcall %}
     {{ return(true) }}
 {% endmacro %}
@@ -202,11 +194,16 @@
 
 {#-
     Keep the key fingerprints of this refresh for the next one: after a key-scoped refresh
-    only the changed keys' rows differ, so only those are replaced.
+    only the changed keys' rows differ, so only those are replaced. With no hashed keyed
+    input there is nothing to keep (a state left from before is dropped).
 -#}
-{% macro store_dynamic_table_key_fingerprints(scoped, key_columns) %}
+{% macro store_dynamic_table_key_fingerprints(keyed_inputs, scoped, key_columns) %}
     {%- set state = dynamic_table_key_state_relation() -%}
-    {%- if scoped -%}
+    {%- if not hashed_keyed_inputs(keyed_inputs) -%}
+        {%- if adapter.get_relation(state.database, state.schema, state.identifier) is not none -%}
+            {% do adapter.drop_relation(state) %}
+        {%- endif -%}
+    {%- elif scoped -%}
         {% call statement('dynamic_table_key_state') %}
             delete from {{ state }} as current_rows
             where {{ among_changed_keys('current_rows', key_columns) }}

@@ -13,12 +13,19 @@
 -- from the table's gets the new hash. A table built before the watermark existed has no
 -- _ingest_seq: its first incremental run recomputes every fan and adds the column
 -- (append_new_columns), so no --full-refresh is needed.
+--
+-- Versioned on _row_version (meta versioned_on): every row a run writes carries a version
+-- above every row written before, so the Gold dynamic tables find the fans that changed as
+-- the rows above the version of their last refresh, without hashing every fan's row
+-- (stamped_inputs.sql). A build from scratch starts again at 1, under a new build mark.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='fan_id',
         on_schema_change='append_new_columns',
+        meta={'versioned_on': '_row_version'},
+        post_hook=["{{ mark_build_from_scratch() }}"],
     )
 }}
 
@@ -34,7 +41,8 @@ routed_email_hashes as (
     select fan_id, email_hash from {{ source('routed', 'GUEST_FANS') }}
 ),
 
-{%- set merging = is_incremental() and has_ingest_watermark() -%}
+{%- set this_columns = this_has_columns(['_ingest_seq', '_row_version']) if is_incremental() else {} -%}
+{%- set merging = this_columns.get('_ingest_seq', false) -%}
 
 {% if merging %}
 arrivals as (
@@ -189,7 +197,12 @@ select
     fans.interaction_count,
     fans.purchase_count,
     fans.total_spend_usd,
-    fans._ingest_seq
+    fans._ingest_seq,
+    {%- if this_columns.get('_row_version') %}
+    (select coalesce(max(_row_version), 0) + 1 from {{ this }}) as _row_version
+    {%- else %}
+    cast(1 as bigint) as _row_version
+    {%- endif %}
 from fans
 left join routed_email_hashes
     on fans.fan_id = routed_email_hashes.fan_id

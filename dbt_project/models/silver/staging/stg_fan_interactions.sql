@@ -10,14 +10,14 @@
 -- again and excluded again.
 --
 -- Append-only on _ingest_seq (meta append_only_on): the Gold dynamic tables read only the
--- rows stamped after their last refresh to find what changed (append_only_inputs.sql).
+-- rows stamped after their last refresh to find what changed (stamped_inputs.sql).
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
         meta={'append_only_on': '_ingest_seq'},
-        post_hook=["{{ mark_append_only_build() }}"],
+        post_hook=["{{ mark_build_from_scratch() }}"],
     )
 }}
 
