@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dbt.cli.main import dbtRunner
 
 from benchmarks.harness import (
     MODELS_ONLY,
@@ -25,9 +26,10 @@ from benchmarks.harness import (
     generated_files,
     newest_interactions_file,
 )
-from sony_de_platform.settings import DATABASE_NAME
+from sony_de_platform.settings import DATABASE_NAME, DBT_PROJECT_DIR, Engine, dbt_profile_env
 from sony_de_platform.synthetic import generate_landing_data
 from sony_de_platform.transform.dynamic_tables import parse_target_lag
+from sony_de_platform.transform.project import scoped_environment
 from sony_de_platform.warehouse.dynamic_tables import DynamicTableRefresh, dynamic_table_refreshes
 
 pytestmark = pytest.mark.slow
@@ -537,6 +539,33 @@ def test_franchise_refresh_after_new_interactions_alone_adds_the_new_fans_to_its
     wh.dbt("run", "--select", *GOLD_MODELS, "--full-refresh")
     assert wh.rows(franchise) == refreshed
     assert wh.rows("MARKETING.agg_fan_lifetime_value") == lifetime_value
+
+
+def test_refresh_on_append_naming_a_cte_the_query_lacks_fails_the_model_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """A refresh_on_append entry must name a CTE of the model's query: a misspelt one fails
+    the model on any run, before its query runs, with the file and what to do."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    config = project / "models" / "gold" / "studio_ops" / "agg_franchise_performance.yml"
+    text = config.read_text()
+    assert "franchise_fans: franchise_fans_after_append" in text
+    config.write_text(text.replace("franchise_fans: franchise_", "franchise_fan: franchise_"))
+    with scoped_environment(dbt_profile_env(Engine.DUCKDB, tmp_path / "SONY_DE.duckdb")):
+        result = dbtRunner().invoke(
+            ["run", "--select", "agg_franchise_performance", "--project-dir", str(project)]
+            + ["--profiles-dir", str(project), "--target", "local", "--quiet"]
+            + ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+        )
+    assert not result.success
+    [failed] = result.result.results
+    assert failed.status == "error"
+    assert "models/gold/studio_ops/agg_franchise_performance.sql" in failed.message
+    assert "refresh_on_append names CTE 'franchise_fan'" in failed.message
+    assert "name a CTE of the query, or remove it from refresh_on_append" in failed.message
 
 
 def test_append_only_build_mark_changes_only_with_a_build_from_scratch(

@@ -81,6 +81,7 @@ incremental refresh from change tracking):
             ~ "{'franchise_fans': 'franchise_fans_after_append'}") }}
     {%- endif -%}
     {%- for cte, macro_name in refresh_on_append.items() -%}
+        {%- do cte_heads(compiled_code, cte) -%}
         {%- if context.get(macro_name | string) is none -%}
             {{ exceptions.raise_compiler_error(
                 where ~ ": refresh_on_append computes CTE '" ~ cte ~ "' with macro '"

@@ -66,32 +66,45 @@
 
 
 {#-
+    Where CTE `name` of `sql` opens: the matches of `name as (`, which must be exactly one;
+    a compiler error naming the model otherwise.
+-#}
+{% macro cte_heads(sql, name) %}
+    {%- set re = modules.re -%}
+    {%- set heads = re.finditer(
+        '(?i)(?<![A-Za-z0-9_."])' ~ re.escape(name) ~ '\\s+as\\s*\\(', sql) | list -%}
+    {%- if heads | length != 1 -%}
+        {{ exceptions.raise_compiler_error(
+            model.original_file_path ~ " (model " ~ model.name ~ "): refresh_on_append names CTE '"
+            ~ name ~ "', which the model's query does not define exactly once as '" ~ name
+            ~ " as (...)'; name a CTE of the query, or remove it from refresh_on_append") }}
+    {%- endif -%}
+    {{ return(heads) }}
+{% endmacro %}
+
+
+{#-
     `sql` with the body of its CTE `name` (what stands between the parentheses of
     `name as (...)`) replaced by `body`. Parentheses inside string literals, quoted names and
     comments are not counted.
 -#}
 {% macro replace_cte_body(sql, name, body) %}
     {%- set re = modules.re -%}
-    {%- set heads = re.finditer(
-        '(?i)(?<![A-Za-z0-9_."])' ~ re.escape(name) ~ '\\s+as\\s*\\(', sql) | list -%}
+    {%- set start = cte_heads(sql, name)[0].end() -%}
     {%- set scan = namespace(depth=1, close=none) -%}
-    {%- if heads | length == 1 -%}
-        {%- set start = heads[0].end() -%}
-        {%- set tokens = "'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--.*|(?s:/[*].*?[*]/)|[()]" -%}
-        {%- for token in re.finditer(tokens, sql[start:]) -%}
-            {%- if scan.close is none and token.group(0) in ['(', ')'] -%}
-                {%- set scan.depth = scan.depth + (1 if token.group(0) == '(' else -1) -%}
-                {%- if scan.depth == 0 -%}
-                    {%- set scan.close = start + token.start() -%}
-                {%- endif -%}
+    {%- set tokens = "'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--.*|(?s:/[*].*?[*]/)|[()]" -%}
+    {%- for token in re.finditer(tokens, sql[start:]) -%}
+        {%- if scan.close is none and token.group(0) in ['(', ')'] -%}
+            {%- set scan.depth = scan.depth + (1 if token.group(0) == '(' else -1) -%}
+            {%- if scan.depth == 0 -%}
+                {%- set scan.close = start + token.start() -%}
             {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- if scan.close is none -%}
         {{ exceptions.raise_compiler_error(
-            model.original_file_path ~ " (model " ~ model.name ~ "): refresh_on_append names CTE '"
-            ~ name ~ "', which the model's query does not define exactly once as '" ~ name
-            ~ " as (...)'; name a CTE of the query, or remove it from refresh_on_append") }}
+            model.original_file_path ~ " (model " ~ model.name ~ "): CTE '" ~ name
+            ~ "' of refresh_on_append has no closing parenthesis") }}
     {%- endif -%}
     {{ return(sql[:start] ~ '\n' ~ body ~ '\n' ~ sql[scan.close:]) }}
 {% endmacro %}
