@@ -655,6 +655,21 @@ def test_dim_fans_built_before_its_watermark_catches_up_in_one_incremental_run(
     assert wh.rows("(SELECT DISTINCT _row_version FROM DIMS.dim_fans)") == [(2,)]
 
 
+def test_dim_fans_built_before_its_row_version_catches_up_in_one_incremental_run(
+    scenario: Scenario,
+) -> None:
+    """A dim_fans table from before _row_version needs no --full-refresh either: the first
+    incremental run recomputes every fan, so that no row is left without a version."""
+    wh = scenario.scratch
+    built = wh.rows(CONTENT["DIMS.dim_fans"])
+    with wh.session() as session:
+        session.execute("ALTER TABLE DIMS.dim_fans DROP COLUMN _row_version")
+    run = wh.dbt("run", "--select", "dim_fans")
+    assert run.node_status == {"model.sony_de.dim_fans": "success"}
+    assert wh.rows(CONTENT["DIMS.dim_fans"]) == built
+    assert wh.rows("(SELECT DISTINCT _row_version FROM DIMS.dim_fans)") == [(1,)]
+
+
 def test_fact_box_office_built_before_its_watermark_catches_up_in_one_incremental_run(
     scenario: Scenario,
 ) -> None:

@@ -11,8 +11,8 @@
 -- whose newest new event ties with last_interaction_at (the tie-break interaction_id is not
 -- kept) is recomputed from all their interactions. A fan whose routed e-mail hash differs
 -- from the table's gets the new hash. A table built before the watermark existed has no
--- _ingest_seq: its first incremental run recomputes every fan and adds the column
--- (append_new_columns), so no --full-refresh is needed.
+-- _ingest_seq (or _row_version, below): its first incremental run recomputes every fan and
+-- adds the column (append_new_columns), so no --full-refresh is needed.
 --
 -- Versioned on _row_version (meta versioned_on): every row a run writes carries a version
 -- above every row written before, so the Gold dynamic tables find the fans that changed as
@@ -42,7 +42,8 @@ routed_email_hashes as (
 ),
 
 {%- set this_columns = this_has_columns(['_ingest_seq', '_row_version']) if is_incremental() else {} -%}
-{%- set merging = this_columns.get('_ingest_seq', false) -%}
+{#- a table from before either column recomputes every fan once, each row getting both -#}
+{%- set merging = this_columns.get('_ingest_seq', false) and this_columns.get('_row_version', false) -%}
 
 {% if merging %}
 arrivals as (
