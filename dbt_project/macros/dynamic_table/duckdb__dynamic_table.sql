@@ -47,8 +47,10 @@
     {%- if existing_relation is not none and existing_relation.is_table -%}
         {%- set previous = last_dynamic_table_refresh(history, qualified_name) -%}
     {%- endif -%}
-    {%- set keyed_inputs = dynamic_table_keyed_inputs(settings.refresh_key) -%}
-    {%- set fingerprints = dynamic_table_input_fingerprints(history, keyed_inputs, settings.refresh_key) -%}
+    {%- set inputs = dynamic_table_inputs() -%}
+    {%- set keyed_inputs = dynamic_table_keyed_inputs(inputs, settings.refresh_key) -%}
+    {%- set fingerprints = dynamic_table_input_fingerprints(
+        history, inputs, keyed_inputs, settings.refresh_key) -%}
 
     {#- What this run does: (trigger, action), action none = leave everything as it is. -#}
     {%- set creating = existing_relation is none or not existing_relation.is_table
@@ -84,7 +86,7 @@
     {%- if action == 'INCREMENTAL' -%}
         {%- if settings.refresh_on_append -%}
             {%- set on_append = dynamic_table_query_on_append(
-                previous, fingerprints, settings.refresh_on_append) -%}
+                previous, fingerprints, inputs, settings.refresh_on_append) -%}
         {%- endif -%}
         {%- if on_append is none
                 and prepare_key_scoped_refresh(previous, fingerprints, keyed_inputs, settings.refresh_key) -%}

@@ -87,7 +87,7 @@
     invocation an input is complete before any model reading it starts and is not written
     again, and the DuckDB file admits no writer from another process meanwhile.
 -#}
-{% macro dynamic_table_input_fingerprints(history, keyed_inputs=[], key_columns=[]) %}
+{% macro dynamic_table_input_fingerprints(history, inputs, keyed_inputs=[], key_columns=[]) %}
     {%- set hashed_keyed = hashed_keyed_inputs(keyed_inputs) -%}
     {%- set keyed_names = hashed_keyed | map(attribute='name') | list -%}
     {%- set fingerprints = {} -%}
@@ -106,21 +106,15 @@
     {%- for input in hashed_keyed -%}
         {%- do probes.append(keyed_input_fingerprint_probe(input)) -%}
     {%- endfor -%}
-    {%- set inputs = [] -%}
-    {%- for unique_id in model.depends_on.nodes -%}
-        {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
-        {%- set relation = dynamic_table_input_relation(node) -%}
-        {%- set name = dynamic_table_input_name(relation) -%}
-        {%- set stamping = dynamic_table_input_stamping(node) -%}
-        {%- do inputs.append(name) -%}
-        {%- if name in keyed_names or name in fingerprints -%}
-        {%- elif stamping -%}
-            {%- do probes.append(stamped_fingerprint_probe(name, relation, stamping)) -%}
+    {%- for input in inputs -%}
+        {%- if input.name in keyed_names or input.name in fingerprints -%}
+        {%- elif input.stamp -%}
+            {%- do probes.append(stamped_fingerprint_probe(input)) -%}
         {%- else -%}
             {%- do probes.append(
-                "select '" ~ name ~ "' as input_name, count(*) as row_count, "
+                "select '" ~ input.name ~ "' as input_name, count(*) as row_count, "
                 ~ "cast(coalesce(sum(hash(input_rows)), 0) as varchar) as content_hash "
-                ~ "from " ~ relation ~ " as input_rows") -%}
+                ~ "from " ~ input.relation ~ " as input_rows") -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if probes -%}
@@ -130,10 +124,32 @@
     {%- endif -%}
     {#- only this model's inputs: the invocation's history also holds other models' -#}
     {%- set own = {} -%}
-    {%- for name in inputs -%}
-        {%- do own.update({name: fingerprints[name]}) -%}
+    {%- for input in inputs -%}
+        {%- do own.update({input.name: fingerprints[input.name]}) -%}
     {%- endfor -%}
     {{ return(own) }}
+{% endmacro %}
+
+
+{#-
+    Every input of the model: [{name, relation, relation_name, kind, stamp}]; kind 'appended'
+    or 'versioned' and stamp its stamp column for a stamped input (stamped_inputs.sql), none
+    for any other.
+-#}
+{% macro dynamic_table_inputs() %}
+    {%- set inputs = [] -%}
+    {%- for unique_id in model.depends_on.nodes -%}
+        {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
+        {%- set relation = dynamic_table_input_relation(node) -%}
+        {%- set stamping = dynamic_table_input_stamping(node) or {} -%}
+        {%- do inputs.append({
+            'name': dynamic_table_input_name(relation),
+            'relation': relation,
+            'relation_name': node.relation_name,
+            'kind': stamping.get('kind'),
+            'stamp': stamping.get('column')}) -%}
+    {%- endfor -%}
+    {{ return(inputs) }}
 {% endmacro %}
 
 

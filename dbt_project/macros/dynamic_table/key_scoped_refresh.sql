@@ -13,11 +13,11 @@
     whole query.
 -#}
 
-{#- The inputs of the model that have every refresh_key column (as dynamic_table_inputs gives them). -#}
-{% macro dynamic_table_keyed_inputs(key_columns) %}
+{#- Those of the model's `inputs` (dynamic_table_inputs) that have every refresh_key column. -#}
+{% macro dynamic_table_keyed_inputs(inputs, key_columns) %}
     {%- set keyed = [] -%}
     {%- if key_columns -%}
-        {%- for input in dynamic_table_inputs() -%}
+        {%- for input in inputs -%}
             {%- set columns = adapter.get_columns_in_relation(input.relation)
                 | map(attribute='name') | map('lower') | list -%}
             {%- if key_columns | reject('in', columns) | list | length == 0 -%}

@@ -13,33 +13,11 @@
 -#}
 
 {#-
-    Every input of the model: [{name, relation, relation_name, kind, stamp}]; kind 'appended'
-    or 'versioned' and stamp its stamp column for a stamped input (stamped_inputs.sql), none
-    for any other.
--#}
-{% macro dynamic_table_inputs() %}
-    {%- set inputs = [] -%}
-    {%- for unique_id in model.depends_on.nodes -%}
-        {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
-        {%- set relation = dynamic_table_input_relation(node) -%}
-        {%- set stamping = dynamic_table_input_stamping(node) or {} -%}
-        {%- do inputs.append({
-            'name': dynamic_table_input_name(relation),
-            'relation': relation,
-            'relation_name': node.relation_name,
-            'kind': stamping.get('kind'),
-            'stamp': stamping.get('column')}) -%}
-    {%- endfor -%}
-    {{ return(inputs) }}
-{% endmacro %}
-
-
-{#-
     The query of an INCREMENTAL refresh on append, with what was appended:
-    {sql, appended: [{input, through}]}; none when an input changed otherwise.
+    {sql, appended: [{input, through}]}; none when one of the model's `inputs`
+    (dynamic_table_inputs) changed otherwise.
 -#}
-{% macro dynamic_table_query_on_append(previous, fingerprints, cte_macros) %}
-    {%- set inputs = dynamic_table_inputs() -%}
+{% macro dynamic_table_query_on_append(previous, fingerprints, inputs, cte_macros) %}
     {%- for input in inputs | rejectattr('kind', 'equalto', 'appended') -%}
         {%- if previous.input_fingerprints.get(input.name) != fingerprints[input.name] -%}
             {{ return(none) }}

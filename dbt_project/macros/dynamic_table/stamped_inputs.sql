@@ -53,14 +53,14 @@
 
 
 {#-
-    The probe of a stamped input's fingerprint (one row): its row count, and as content hash
-    '<kind>:<highest stamp>:<build mark>'.
+    The probe of a stamped input's fingerprint (one row; the input as dynamic_table_inputs
+    gives it): its row count, and as content hash '<kind>:<highest stamp>:<build mark>'.
 -#}
-{% macro stamped_fingerprint_probe(name, relation, stamping) -%}
-    select '{{ name }}' as input_name, count(*) as row_count,
-        '{{ stamping.kind }}:' || coalesce(max({{ stamping.column }}), -1) || ':'
-        || ({{ build_mark_sql(relation) }}) as content_hash
-    from {{ relation }}
+{% macro stamped_fingerprint_probe(input) -%}
+    select '{{ input.name }}' as input_name, count(*) as row_count,
+        '{{ input.kind }}:' || coalesce(max({{ input.stamp }}), -1) || ':'
+        || ({{ build_mark_sql(input.relation) }}) as content_hash
+    from {{ input.relation }}
 {%- endmacro %}
 
 
