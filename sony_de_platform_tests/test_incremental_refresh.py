@@ -638,21 +638,30 @@ def test_a_changed_query_recreates_only_that_dynamic_table(scenario: Scenario) -
     assert (franchise.refresh_trigger, franchise.refresh_action) == ("MANUAL", "NO_DATA")
 
 
+def _dim_fans_run_without(
+    warehouse: ReplayedWarehouse, column: str
+) -> tuple[list[tuple], list[tuple]]:
+    """Drop `column` from dim_fans, as a table built before it existed lacks it, and run
+    dim_fans incrementally: it must succeed with the rows it had. Returns those rows (without
+    _row_version) and the distinct row versions after the run."""
+    built = warehouse.rows(CONTENT["DIMS.dim_fans"])
+    with warehouse.session() as session:
+        session.execute(f"ALTER TABLE DIMS.dim_fans DROP COLUMN {column}")
+    run = warehouse.dbt("run", "--select", "dim_fans")
+    assert run.node_status == {"model.sony_de.dim_fans": "success"}
+    assert warehouse.rows(CONTENT["DIMS.dim_fans"]) == built
+    return built, warehouse.rows("(SELECT DISTINCT _row_version FROM DIMS.dim_fans)")
+
+
 def test_dim_fans_built_before_its_watermark_catches_up_in_one_incremental_run(
     scenario: Scenario,
 ) -> None:
     """A warehouse whose dim_fans predates the _ingest_seq watermark needs no --full-refresh:
     the column is added empty and the first incremental run recomputes every fan."""
-    wh = scenario.scratch
-    built = wh.rows(CONTENT["DIMS.dim_fans"])
-    with wh.session() as session:
-        session.execute("ALTER TABLE DIMS.dim_fans DROP COLUMN _ingest_seq")
-    run = wh.dbt("run", "--select", "dim_fans")
-    assert run.node_status == {"model.sony_de.dim_fans": "success"}
-    assert wh.rows(CONTENT["DIMS.dim_fans"]) == built
+    built, versions = _dim_fans_run_without(scenario.scratch, "_ingest_seq")
     assert built == scenario.silver["full_refresh"]["DIMS.dim_fans"]
     # every fan was written again, by the run after the build (version 1)
-    assert wh.rows("(SELECT DISTINCT _row_version FROM DIMS.dim_fans)") == [(2,)]
+    assert versions == [(2,)]
 
 
 def test_dim_fans_built_before_its_row_version_catches_up_in_one_incremental_run(
@@ -660,14 +669,8 @@ def test_dim_fans_built_before_its_row_version_catches_up_in_one_incremental_run
 ) -> None:
     """A dim_fans table from before _row_version needs no --full-refresh either: the first
     incremental run recomputes every fan, so that no row is left without a version."""
-    wh = scenario.scratch
-    built = wh.rows(CONTENT["DIMS.dim_fans"])
-    with wh.session() as session:
-        session.execute("ALTER TABLE DIMS.dim_fans DROP COLUMN _row_version")
-    run = wh.dbt("run", "--select", "dim_fans")
-    assert run.node_status == {"model.sony_de.dim_fans": "success"}
-    assert wh.rows(CONTENT["DIMS.dim_fans"]) == built
-    assert wh.rows("(SELECT DISTINCT _row_version FROM DIMS.dim_fans)") == [(1,)]
+    _, versions = _dim_fans_run_without(scenario.scratch, "_row_version")
+    assert versions == [(1,)]
 
 
 def test_fact_box_office_built_before_its_watermark_catches_up_in_one_incremental_run(
