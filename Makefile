@@ -40,7 +40,7 @@ lint: $(STAMP)
 bench: $(STAMP)  ## benchmarks, quick mode (scale 1; < 10 min on 2 cores): tables printed, figures to data/bench/results.json
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-bench-full: $(STAMP)  ## benchmarks at the issue's scales (10; scaling at 1/10/30/100; 3 runs each): about 50 minutes
+bench-full: $(STAMP)  ## benchmarks at the issue's scales (10; scaling at 1/10/30/100; 5 runs at 1 and of the sections, 3 at 10/30/100): about 50 minutes
 	$(BIN)/python -m benchmarks --full $(BENCH_ARGS)
 
 bench-smoke: $(STAMP)  ## benchmarks at a tiny scale, once, figures not judged (CI runs it in make test)
