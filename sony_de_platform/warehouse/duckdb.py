@@ -50,7 +50,7 @@ _LOCK_ERROR = "Could not set lock on file"
 _POLL_SECONDS = 0.25
 _REPORT_EVERY_SECONDS = 10.0
 # DuckDB's settings for a Bronze load's statements, each restored after it (bulk_appends)
-_BULK_APPEND_SETTINGS = {"checkpoint_threshold": "4GiB", "preserve_insertion_order": "false"}
+_BULK_APPEND_SETTINGS = {"preserve_insertion_order": "false"}
 
 
 def private_folder(path: Path) -> Path:
@@ -227,11 +227,13 @@ class DuckDBSession(Session):
 
     @contextmanager
     def bulk_appends(self) -> Iterator[None]:
-        """DuckDB checkpoints each time its write-ahead log passes 16 MiB, rewriting the RAW
-        table's last row group every few files of a Bronze load: once at the end is enough.
-        And it keeps the rows of a statement in the order they were read, which costs its
+        """DuckDB keeps the rows of a statement in the order they were read, which costs its
         parallel reads and writes a merge: a RAW row's place is its `_ingest_seq` (and its
-        file and line), never its position in the table, so a load does without it."""
+        file and line), never its position in the table, so a load does without it. The log
+        is checkpointed when the load ends; on the way DuckDB checkpoints as usual, each
+        time its write-ahead log passes its threshold (16 MiB, about eight batches): one
+        checkpoint of a whole large load's log costs more than the same log in parts (77 MiB
+        at scale 100: 9.5 to 12.5 s at the end, against about 1 s per 16 MiB)."""
         import duckdb
 
         names = list(_BULK_APPEND_SETTINGS)
