@@ -124,9 +124,8 @@ class Session:
     @contextmanager
     def bulk_appends(self) -> Iterator[None]:
         """Many bulk appends and commits in a row (a feed's load): the engine's settings for
-        them, restored afterwards. Where the engine checkpoints its log as it grows, the
-        checkpoint is written once at the end instead (every commit stays durable in the
-        log)."""
+        them, restored afterwards, and a checkpoint of the engine's log when the load ends
+        (every commit stays durable in the log)."""
         yield
 
     def append_landed(
