@@ -212,6 +212,25 @@ CASES: tuple[Case, ...] = (
         what_happens="the line is quarantined with the byte position; the rest loads",
     ),
     Case(
+        "JSON number of 5,000 digits",
+        FAN_INTERACTIONS,
+        (
+            (
+                "a.jsonl",
+                jsonl(
+                    good_lines(1)[0],
+                    '{"interaction_id": "INT-2", "fan_id": "FAN-2", "amount_usd": '
+                    + "7" * 5000
+                    + "}",
+                ),
+            ),
+        ),
+        loaded=1,
+        quarantined=1,
+        reasons=("malformed JSON: a number of more than 4300 digits",),
+        what_happens="quarantined (Python reads no integer that long); the rest loads",
+    ),
+    Case(
         "very long lines (2 MB)",
         FAN_INTERACTIONS,
         (
@@ -267,6 +286,21 @@ CASES: tuple[Case, ...] = (
         quarantined=2,
         reasons=("malformed CSV row", "malformed CSV row"),
         what_happens="quarantined with the file line and the expected field count",
+    ),
+    Case(
+        "CSV row with bytes that are not UTF-8",
+        TITLE_METADATA,
+        (
+            (
+                "t.csv",
+                titles([title_row(1), title_row(3)])
+                + b"TT-100002,Caf\xe9 Noir,,Drama,2026-05-01,7.0,100,R,500000\n",
+            ),
+        ),
+        loaded=2,
+        quarantined=1,
+        reasons=("invalid UTF-8 bytes (file line 4)",),
+        what_happens="the row is quarantined with its file line; the rest loads",
     ),
     Case(
         "CSV without a required column",

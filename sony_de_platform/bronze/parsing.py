@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -130,6 +132,13 @@ def read_json_line(feed: Feed, number: int, text: str) -> Record:
         return RejectedRecord(
             number, _clip(text), f"malformed JSON: {error.msg} at column {error.colno}"
         )
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        return RejectedRecord(
+            number,
+            _clip(text),
+            f"malformed JSON: a number of more than {sys.get_int_max_str_digits()} digits; "
+            "fix the value at its source",
+        )
     if not isinstance(obj, dict):
         return RejectedRecord(
             number, _clip(text), f"malformed JSON: expected an object, got {type(obj).__name__}"
@@ -143,8 +152,8 @@ def _csv_line(row: list[str]) -> str:
     return buffer.getvalue()
 
 
-def _has_undecodable(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+# bytes that are not UTF-8, as decoding with errors="surrogateescape" leaves them
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def read_csv(feed: Feed, data: bytes) -> Iterator[Record]:
@@ -158,34 +167,35 @@ def read_csv(feed: Feed, data: bytes) -> Iterator[Record]:
         return
     columns = [name.strip().lower() for name in header]
     width = len(columns)
+    # a row holds a byte that is not UTF-8 only if the file does: most files need no search
+    undecodable = _UNDECODABLE.search(text) is not None
     number = 0
     previous_line = reader.line_num
     for row in reader:
         number += 1
         first_line = previous_line + 1
         previous_line = reader.line_num
-        raw = _csv_line(row)  # CSV catalogs are small; the raw line is cheap here
-        where = f"(file line {first_line})"
-        if _has_undecodable(raw):
-            shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        if undecodable and any(_UNDECODABLE.search(cell) for cell in row):
+            shown = _csv_line(row).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             yield RejectedRecord(
                 number,
                 _clip(shown),
-                f"invalid UTF-8 bytes {where}: re-export the file as UTF-8",
+                f"invalid UTF-8 bytes (file line {first_line}): re-export the file as UTF-8",
             )
             continue
         if not row or all(not cell.strip() for cell in row):
-            yield RejectedRecord(number, raw, f"empty line {where}")
+            yield RejectedRecord(number, _csv_line(row), f"empty line (file line {first_line})")
             continue
         if len(row) != width:
             yield RejectedRecord(
                 number,
-                _clip(raw),
-                f"malformed CSV row {where}: expected {width} fields as in the header, "
-                f"found {len(row)} (check quoting and delimiters)",
+                _clip(_csv_line(row)),
+                f"malformed CSV row (file line {first_line}): expected {width} fields as in "
+                f"the header, found {len(row)} (check quoting and delimiters)",
             )
             continue
-        yield record_from_fields(feed, number, dict(zip(columns, row, strict=True)), raw)
+        fields = dict(zip(columns, row, strict=True))
+        yield record_from_fields(feed, number, fields, lambda row=row: _csv_line(row))
 
 
 def read_parquet(feed: Feed, path: Path) -> Iterator[Record]:
