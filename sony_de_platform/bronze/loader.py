@@ -209,9 +209,10 @@ def _read(feed: Feed, path: Path, landing_dir: Path) -> tuple[bytes, FileLoad]:
 def _read_ahead(
     feed: Feed, paths: list[Path], landing_dir: Path
 ) -> Iterator[tuple[bytes, FileLoad]]:
-    """Each file's bytes and hash in order, read on a helper thread up to a batch ahead, so
-    that reading and hashing the next files overlaps the engine's work on this batch."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-read") as pool:
+    """Each file's bytes and hash in order, read on two helper threads up to a batch ahead,
+    so that reading and hashing the next files overlaps the engine's work on this batch (and
+    the first batch, which the engine waits for, is read in about half the time)."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="landing-read") as pool:
         pending: deque[tuple[int, Future[tuple[bytes, FileLoad]]]] = deque()
         ahead = 0
         for path in paths:
