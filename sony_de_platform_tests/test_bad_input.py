@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -23,7 +24,12 @@ from sony_de_platform.bronze.parsing import (
 )
 from sony_de_platform.settings import REPO_ROOT
 from sony_de_platform.warehouse import DuckDBWarehouse
-from sony_de_platform.warehouse.landing import STAGING_TABLE, LandingFile, stage_jsonl_files
+from sony_de_platform.warehouse.landing import (
+    BLANK_PATTERN,
+    STAGING_TABLE,
+    LandingFile,
+    stage_jsonl_files,
+)
 from sony_de_platform_tests.bad_input_corpus import CASES, Case, good_lines, reliability_table
 
 
@@ -227,3 +233,18 @@ def test_duckdb_loads_a_json_line_only_as_the_python_reader_would(
                 record,
                 clean[record.line_number],
             )
+
+
+def test_the_blank_pattern_is_every_character_python_strips_and_no_other() -> None:
+    """A required key is missing when it holds only what str.strip() removes: the staging's
+    pattern must list exactly those characters, in DuckDB as in Python."""
+    blank = re.compile(BLANK_PATTERN)
+    characters = [chr(point) for point in range(0x110000) if not 0xD800 <= point <= 0xDFFF]
+    assert [c for c in characters if blank.fullmatch(c)] == [c for c in characters if c.isspace()]
+    with duckdb.connect() as connection:
+        matched = connection.execute(
+            "SELECT list(c ORDER BY c) FROM (SELECT chr(c::INTEGER) AS c FROM range(1, 65536) t(c) "
+            "WHERE c NOT BETWEEN 55296 AND 57343) WHERE regexp_full_match(c, ?)",
+            [BLANK_PATTERN],
+        ).fetchone()[0]
+    assert matched == sorted(c for c in characters if c.isspace())

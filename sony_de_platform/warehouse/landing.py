@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,13 +26,12 @@ STAGING_TABLE = "_sony_de_landing"  # the prefix of the staging tables' names
 _BOM_BYTES = b"\xef\xbb\xbf"
 
 
-@cache
-def _blank_pattern() -> str:
-    """A regular expression of text Python's str.strip() empties: a required key holding only
-    these characters is missing. Built on first use (it scans every code point, about 0.1 s,
-    which the code location load need not pay)."""
-    whitespace = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-    return f"[{whitespace}]*"
+# Text Python's str.strip() empties: a required key holding only these characters is
+# missing. The characters are listed (a test checks them against every code point) rather
+# than found by scanning every code point, which cost each process 0.1 s.
+BLANK_PATTERN = (
+    "[\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*"
+)
 
 
 # Lines Python must read: JSON DuckDB's parser accepts and Python's json module refuses
@@ -201,7 +199,7 @@ def stage_jsonl_files(
             f"  SELECT file_index, string_split(text, chr(10)) AS lines, ({in_file}) "
             f"  AS python_decides FROM {view}))))",
             [
-                *([_blank_pattern()] * len(landing.required_keys)),
+                *([BLANK_PATTERN] * len(landing.required_keys)),
                 *_PYTHON_DECIDES,
                 spec,
                 *_PYTHON_DECIDES,
@@ -312,7 +310,7 @@ def _stage_parquet_group(
             f"  file_row_number + 1 AS line_number, {projected} "
             "  FROM read_parquet(?::VARCHAR[], file_row_number = true, "
             "  filename = '_sony_de_file'))",
-            [*([_blank_pattern()] * len(landing.required_keys)), *paths, paths],
+            [*([BLANK_PATTERN] * len(landing.required_keys)), *paths, paths],
         )
     except duckdb.Error:
         connection.execute(f"DROP TABLE IF EXISTS {table}")
