@@ -51,6 +51,11 @@ _PYTHON_DECIDES = (
 )
 
 
+def _python_decides_sql(text: str) -> str:
+    """TRUE where one of `_PYTHON_DECIDES` matches in `text` (parameters: the patterns)."""
+    return " OR ".join([f"regexp_matches({text}, ?)"] * len(_PYTHON_DECIDES))
+
+
 @dataclass(frozen=True)
 class LandingFile:
     """One landing file as the loader hands it to the engine."""
@@ -183,8 +188,7 @@ def stage_jsonl_files(
         # each file's text is searched once, and only the lines of a file with a match are
         # searched one by one (about half the patterns' cost when no file matches). DuckDB
         # skips the right side of an OR where the left is true, not of an AND under NOT.
-        in_file = " OR ".join(["regexp_matches(text, ?)"] * len(_PYTHON_DECIDES))
-        in_line = " OR ".join(["regexp_matches(line, ?)"] * len(_PYTHON_DECIDES))
+        in_file, in_line = _python_decides_sql("text"), _python_decides_sql("line")
         # a doubtful line keeps its text (as Python's reader splits it) for Python to decide
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
