@@ -246,3 +246,33 @@ def test_snowflake_readers_use_the_monitor_role_and_no_copy(
     assert reader.connection.password == "not-a-real-secret"  # resolved outside Dagster
     with pytest.raises(NotImplementedError, match="monitor role"):
         reader.publish_copy(tmp_path / "copy.duckdb", READER_SCHEMAS)
+
+
+def test_publish_copies_every_row_with_its_text_stored_plain(tmp_path: Path) -> None:
+    """The copy is written for speed (no insertion order, no DICT_FSST for text), and still
+    holds exactly the warehouse's rows; the warehouse's own storage is unchanged."""
+    warehouse = _small_warehouse(tmp_path, rows=1)
+    table = (
+        "SELECT range AS n, sha256(range::VARCHAR) AS email_hash, "
+        "['NA', 'EMEA', 'APAC'][range % 3 + 1] AS region FROM range(300000)"
+    )
+    with warehouse.session() as session:
+        session.execute(f"CREATE OR REPLACE TABLE DIMS.dim_fans AS {table}")
+    target = tmp_path / "published" / "SONY_DE_READER.duckdb"
+    assert warehouse.publish_copy(target, READER_SCHEMAS) == {"DIMS.dim_fans": 300_000}
+    fingerprint = "SELECT COUNT(*), SUM(hash(n, email_hash, region)) FROM DIMS.dim_fans"
+    assert _read(target, fingerprint) == _read(Path(warehouse.path), fingerprint)
+
+    def text_compressions(path: Path) -> set[str]:
+        return {
+            row[0]
+            for row in _read(
+                path,
+                "SELECT DISTINCT compression FROM pragma_storage_info('DIMS.dim_fans') "
+                "WHERE column_name IN ('email_hash', 'region') AND segment_type = 'VARCHAR'",
+            )
+        }
+
+    assert "DICT_FSST" in text_compressions(Path(warehouse.path))
+    copied = text_compressions(target)
+    assert copied and "DICT_FSST" not in copied, copied
