@@ -52,10 +52,10 @@ _REPORT_EVERY_SECONDS = 10.0
 # DuckDB's settings for a Bronze load's statements, each restored after it (bulk_appends)
 _BULK_APPEND_SETTINGS = {"preserve_insertion_order": "false"}
 # DuckDB's settings for writing the readers' copy (publish_copy)
-_PUBLISH_COPY_SETTINGS = (
-    "SET preserve_insertion_order = false",
-    "SET disabled_compression_methods = 'dict_fsst'",
-)
+_PUBLISH_COPY_SETTINGS = {
+    "preserve_insertion_order": "false",
+    "disabled_compression_methods": "dict_fsst",
+}
 
 
 def private_folder(path: Path) -> Path:
@@ -175,6 +175,11 @@ class DuckDBSession(Session):
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.connection.execute(sql, params)
 
+    def apply_settings(self, settings: Mapping[str, str]) -> None:
+        """DuckDB settings by name (`SET name = 'value'`), for the work that follows."""
+        for name, value in settings.items():
+            self.connection.execute(f"SET {name} = '{value}'")
+
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         return self.connection.execute(sql, params).fetchall()
 
@@ -245,13 +250,11 @@ class DuckDBSession(Session):
         previous = self.connection.execute(
             "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
         ).fetchone()
-        for name, value in _BULK_APPEND_SETTINGS.items():
-            self.connection.execute(f"SET {name} = '{value}'")
+        self.apply_settings(_BULK_APPEND_SETTINGS)
         try:
             yield
         finally:
-            for name, value in zip(names, previous, strict=True):
-                self.connection.execute(f"SET {name} = '{value}'")
+            self.apply_settings(dict(zip(names, previous, strict=True)))
             try:
                 self.connection.execute("CHECKPOINT")
             except duckdb.Error as error:  # the commits are in the log: DuckDB checkpoints later
@@ -365,8 +368,8 @@ class DuckDBWarehouse(Warehouse):
         keeping their order (no table's meaning depends on it), text without DuckDB's
         dictionary and FSST compression, which costs most of the copy's time for the hex
         hashes (scale 100, 14 million rows: about 5 s and 1.1 GB against 7 to 8 s and
-        0.55 GB). Both settings are this read-only session's own and only its writes, into
-        the copy, see them.
+        0.55 GB). They are set on the read-only connection, whose only writes go into the
+        copy.
         """
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
@@ -404,8 +407,7 @@ class DuckDBWarehouse(Warehouse):
                         "it; keep such columns in RAW or SECURE, or hash them in the model"
                     )
                 quoted_path = str(partial).replace("'", "''")
-                for setting in _PUBLISH_COPY_SETTINGS:
-                    session.execute(setting)
+                session.apply_settings(_PUBLISH_COPY_SETTINGS)
                 session.execute(f"ATTACH '{quoted_path}' AS {alias} (READ_WRITE)")
                 for schema in dict.fromkeys(schema for schema, _ in relations):
                     session.execute(f"CREATE SCHEMA {alias}.{identifier(schema)}")
