@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check sony_de_platform sony_de_platform_tests benchmarks
 	$(BIN)/ruff format --check sony_de_platform sony_de_platform_tests benchmarks
 
-bench: $(STAMP)  ## benchmarks, quick mode (scale 1; < 10 min on 2 cores): tables printed, figures to data/bench/results.json
+bench: $(STAMP)  ## benchmarks, quick mode (the sections at scale 10, the pipeline at 0.1 and 1; < 10 min on 2 cores): tables printed, figures to data/bench/results.json
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 bench-full: $(STAMP)  ## benchmarks at the issue's scales (10; scaling at 1/10/30/100; 5 runs at 1 and of the sections, 3 at 10/30/100): about 50 minutes

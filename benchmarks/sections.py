@@ -50,15 +50,17 @@ MODES: dict[str, Mode] = {
         ),
         Mode(
             "quick",
-            scale=1.0,
+            # the sections at the scale their targets are stated for (ingest, incremental);
+            # the whole pipeline at make demo's scale and a tenth of it
+            scale=10.0,
             scales=(0.1, 1.0),
             repeats=3,
             other_scale_repeats=1,
             judged=True,
             stream_drops=2,
             description=(
-                "scale 1 (the pipeline 3 times at scale 1, once at 0.1): under 10 minutes on "
-                "2 cores"
+                "the sections at scale 10, the pipeline 3 times at scale 1 and once at 0.1: "
+                "under 10 minutes on 2 cores"
             ),
         ),
         Mode(

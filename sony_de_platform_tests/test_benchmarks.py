@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import incremental, ingest
 from benchmarks.__main__ import SECTIONS
 from benchmarks.pipeline import PipelineRun, PipelineRuns, too_large_for
 from benchmarks.processes import ChildRun
@@ -129,6 +130,14 @@ def _runs_peaking_at(scale: float, peak_gib: float) -> PipelineRuns:
         {"scale": scale},
         {kind: [PipelineRun(kind, scale, child, {})] for kind in ("platform", "bare")},
     )
+
+
+@pytest.mark.parametrize("mode", [mode for mode in MODES.values() if mode.judged])
+def test_a_judged_mode_measures_ingest_and_incremental_at_their_targets_scale(mode) -> None:
+    """`make bench` judges each figure at the scale its target is stated for, so that its
+    verdict is the target's, not one at a scale the target says nothing of."""
+    for target in (ingest.TARGET, incremental.TARGET):
+        assert target.stated_for == f"scale {mode.scale:g}"
 
 
 def test_the_full_mode_runs_scale_100_only_if_it_fits_in_memory() -> None:
