@@ -175,10 +175,25 @@ class DuckDBSession(Session):
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.connection.execute(sql, params)
 
-    def apply_settings(self, settings: Mapping[str, str]) -> None:
-        """DuckDB settings by name (`SET name = 'value'`), for the work that follows."""
-        for name, value in settings.items():
-            self.connection.execute(f"SET {name} = '{value}'")
+    @contextmanager
+    def settings_applied(self, settings: Mapping[str, str]) -> Iterator[None]:
+        """DuckDB settings by name (`SET name = 'value'`) for the work inside, each restored
+        after it: they hold for the whole database instance, which the process's other
+        connections to the same file share."""
+        names = list(settings)
+        previous = self.connection.execute(
+            "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
+        ).fetchone()
+
+        def apply(values: Mapping[str, Any]) -> None:
+            for name, value in values.items():
+                self.connection.execute(f"SET {name} = '{value}'")
+
+        apply(settings)
+        try:
+            yield
+        finally:
+            apply(dict(zip(names, previous, strict=True)))
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         return self.connection.execute(sql, params).fetchall()
@@ -246,15 +261,10 @@ class DuckDBSession(Session):
         at scale 100: 9.5 to 12.5 s at the end, against about 1 s per 16 MiB)."""
         import duckdb
 
-        names = list(_BULK_APPEND_SETTINGS)
-        previous = self.connection.execute(
-            "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
-        ).fetchone()
-        self.apply_settings(_BULK_APPEND_SETTINGS)
         try:
-            yield
+            with self.settings_applied(_BULK_APPEND_SETTINGS):
+                yield
         finally:
-            self.apply_settings(dict(zip(names, previous, strict=True)))
             try:
                 self.connection.execute("CHECKPOINT")
             except duckdb.Error as error:  # the commits are in the log: DuckDB checkpoints later
@@ -369,7 +379,7 @@ class DuckDBWarehouse(Warehouse):
         dictionary and FSST compression, which costs most of the copy's time for the hex
         hashes (scale 100, 14 million rows: about 5 s and 1.1 GB against 7 to 8 s and
         0.55 GB). They are set on the read-only connection, whose only writes go into the
-        copy.
+        copy, and restored once it is written.
         """
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
@@ -407,15 +417,15 @@ class DuckDBWarehouse(Warehouse):
                         "it; keep such columns in RAW or SECURE, or hash them in the model"
                     )
                 quoted_path = str(partial).replace("'", "''")
-                session.apply_settings(_PUBLISH_COPY_SETTINGS)
-                session.execute(f"ATTACH '{quoted_path}' AS {alias} (READ_WRITE)")
-                for schema in dict.fromkeys(schema for schema, _ in relations):
-                    session.execute(f"CREATE SCHEMA {alias}.{identifier(schema)}")
-                for schema, table in relations:
-                    name = f"{identifier(schema)}.{identifier(table)}"
-                    session.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM {name}")
-                    copied[name] = int(session.scalar(f"SELECT COUNT(*) FROM {alias}.{name}"))
-                session.execute(f"DETACH {alias}")
+                with session.settings_applied(_PUBLISH_COPY_SETTINGS):  # until DETACH writes
+                    session.execute(f"ATTACH '{quoted_path}' AS {alias} (READ_WRITE)")
+                    for schema in dict.fromkeys(schema for schema, _ in relations):
+                        session.execute(f"CREATE SCHEMA {alias}.{identifier(schema)}")
+                    for schema, table in relations:
+                        name = f"{identifier(schema)}.{identifier(table)}"
+                        session.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM {name}")
+                        copied[name] = int(session.scalar(f"SELECT COUNT(*) FROM {alias}.{name}"))
+                    session.execute(f"DETACH {alias}")
         except BaseException:
             for leftover in (partial, partial.with_name(partial.name + ".wal")):
                 leftover.unlink(missing_ok=True)
