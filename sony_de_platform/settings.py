@@ -7,6 +7,7 @@ secrets are handed to Dagster as `EnvVar`s so their values never pass through ou
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -112,14 +113,22 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         if self.engine is Engine.SNOWFLAKE:
             return snowflake_dbt_profile_env(self.snowflake_database, self.snowflake_warehouse)
-        return dbt_profile_env(self.engine, self.warehouse_path)
+        return dbt_profile_env(self.engine, self.warehouse_path, self.lock_timeout_seconds)
 
 
-def dbt_profile_env(engine: Engine, duckdb_path: Path | str | None = None) -> dict[str, str]:
-    """Environment the committed dbt profiles.yml reads (it uses env_var only)."""
+def dbt_profile_env(
+    engine: Engine, duckdb_path: Path | str | None = None, lock_wait_seconds: float = 0.0
+) -> dict[str, str]:
+    """Environment the committed dbt profiles.yml reads (it uses env_var only).
+
+    `lock_wait_seconds`: how long dbt-duckdb may wait for another process to release the
+    DuckDB file, as the platform's own sessions wait. dbt-duckdb retries its connect after
+    1, 2, 4 ... seconds: the attempts whose waits add up to no more than this."""
     env = {"SONY_DE_DBT_TARGET": DBT_TARGETS[engine]}
     if engine is Engine.DUCKDB and duckdb_path is not None:
         env["SONY_DE_DUCKDB_PATH"] = str(duckdb_path)
+        attempts = max(1, math.floor(math.log2(max(lock_wait_seconds, 0.0) + 1)))
+        env["SONY_DE_DUCKDB_CONNECT_ATTEMPTS"] = str(attempts)
     return env
 
 

@@ -17,7 +17,7 @@ import pytest
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from sony_de_platform.settings import DBT_PROJECT_DIR, Engine, Settings, dbt_profile_env
-from sony_de_platform.transform.in_process import InProcessDbt
+from sony_de_platform.transform.in_process import InProcessDbt, release_adapter_connections
 from sony_de_platform.transform.project import (
     PlatformDbtCliResource,
     dbt_executable,
@@ -37,6 +37,14 @@ def dbt(settings: Settings):
     )
     with scoped_environment(dbt_profile_env(Engine.DUCKDB, settings.warehouse_path)):
         yield resource
+
+
+def _another_process_can_write(path: Path) -> subprocess.CompletedProcess:
+    """Open the file for writing from another process (fails while any process holds it)."""
+    script = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1')"
+    return subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60
+    )
 
 
 def _events(invocation) -> list[dict]:
@@ -136,18 +144,86 @@ def test_the_warehouse_file_is_free_for_another_process_after_an_invocation(
         e["data"].get("preview") for e in _events(invocation) if e["info"]["name"] == "ShowNode"
     ]
     assert shown and "42" in shown[0]  # dbt queried the warehouse
-    opened = subprocess.run(
+    opened = _another_process_can_write(settings.warehouse_path)
+    assert opened.returncode == 0, opened.stderr  # dbt-duckdb's handle was released
+
+
+def test_the_file_is_released_even_while_something_still_references_dbts_handle(
+    dbt, settings: Settings
+):
+    """A dbt invocation that fails while its database is open leaves dbt-duckdb's handle in
+    the exception's traceback, a reference cycle only a full garbage collection frees: the
+    file must be closed after the invocation, not dropped for the collector to close."""
+    from dbt.adapters.duckdb import environments
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+
+    creds = DuckDBCredentials(path=str(settings.warehouse_path), keep_open=True)
+    with DuckDBConnectionManager._LOCK:
+        DuckDBConnectionManager._ENV = environments.create(creds)
+        handle = DuckDBConnectionManager._ENV.handle()  # still referenced below
+    handle.cursor().execute("SELECT 1")
+    assert _another_process_can_write(settings.warehouse_path).returncode != 0  # held
+
+    release_adapter_connections()
+
+    opened = _another_process_can_write(settings.warehouse_path)
+    assert opened.returncode == 0, opened.stderr
+    assert handle is not None and DuckDBConnectionManager._ENV is None
+
+
+def _hold_read_only(path: Path) -> subprocess.Popen:
+    """Another process holding the file with a read-only connection (as the platform's
+    checks do) until its stdin is closed; returns once the file is held."""
+    holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('SELECT 1')",
-            str(settings.warehouse_path),
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('held', flush=True); sys.stdin.read()",
+            str(path),
         ],
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=60,
     )
-    assert opened.returncode == 0, opened.stderr  # dbt-duckdb's handle was released
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.mark.parametrize("lock_wait_seconds", [0.0, 60.0])
+def test_dbt_waits_for_another_process_holding_the_file_as_the_platform_does(
+    dbt, settings: Settings, tmp_path: Path, lock_wait_seconds: float
+):
+    """With the platform's lock wait, dbt retries its connect until the other process lets
+    the file go (2 s after dbt reaches its connect); with none (dbt run by hand), it fails
+    at once saying so."""
+    env = dbt_profile_env(Engine.DUCKDB, settings.warehouse_path, lock_wait_seconds)
+    holder = _hold_read_only(settings.warehouse_path)
+    assert holder.stdin is not None
+    events: list[dict] = []
+    try:
+        with scoped_environment(env):
+            invocation = dbt.cli(
+                ["show", "--inline", "select 41 + 1 as answer"],
+                target_path=tmp_path / "q",
+                raise_on_error=False,
+            )
+            for event in invocation.stream_raw_events():
+                events.append(event.raw_event)
+                if event.raw_event["info"]["name"] == "ConcurrencyLine" and lock_wait_seconds:
+                    threading.Timer(2.0, holder.stdin.close).start()  # dbt connects next
+    finally:
+        if not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=60)
+    messages = " ".join(str(e["info"].get("msg", "")) for e in events)
+    if lock_wait_seconds:
+        assert invocation.is_successful(), messages[-2000:]
+        assert any(e["info"]["name"] == "ShowNode" for e in events)
+    else:
+        assert not invocation.is_successful()
+        assert "Could not set lock" in messages
 
 
 def test_an_interrupt_stops_dbt_as_ctrl_c_does(settings: Settings, tmp_path: Path):

@@ -22,6 +22,8 @@ def test_defaults_are_embedded_duckdb_under_the_repo() -> None:
     assert settings.dbt_env() == {
         "SONY_DE_DBT_TARGET": "local",
         "SONY_DE_DUCKDB_PATH": str(settings.warehouse_path),
+        # dbt-duckdb waits 1 + 2 + ... + 256 = 511 s for the file, within the 600 s writers wait
+        "SONY_DE_DUCKDB_CONNECT_ATTEMPTS": "9",
     }
 
 

@@ -15,9 +15,10 @@ What differs from a subprocess:
   process, which dbt requires of programmatic invocations anyway);
 - interrupting the step raises KeyboardInterrupt in dbt's thread, which dbt answers as it
   answers Ctrl-C (it cancels its open queries);
-- dbt-duckdb keeps its database open between invocations in one process (for in-memory
-  databases): it is released after each one, so the warehouse file is free again for the
-  platform's own sessions and for other processes;
+- dbt-duckdb keeps its database open between invocations in one process (the profile's
+  `keep_open`, which spares it reopening the file between nodes): it is closed after each
+  one, so the warehouse file is free again for the platform's own sessions and for other
+  processes, even when a failed invocation's traceback still references dbt's handle;
 - a command that runs nodes (build, run, test, seed, snapshot) writes its run_results.json
   and not manifest.json: dbt writes the 1 MB manifest twice per invocation (after parsing
   and at the end), about 0.35 s in all, and dagster-dbt reads the manifest it loaded
@@ -173,9 +174,17 @@ def write_run_results(result: Any, path: Path) -> bool:
 
 
 def release_adapter_connections() -> None:
-    """Close the database dbt-duckdb keeps open after an invocation (no-op elsewhere)."""
+    """Close the database dbt-duckdb keeps open after an invocation (no-op elsewhere).
+
+    Closed, not only dropped as dbt-duckdb's own close_all_connections does: after a failed
+    invocation the exception's traceback references the environment in a cycle, and the
+    file stayed locked for other processes until a full garbage collection."""
     try:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:  # dbt-duckdb is not installed
         return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()
     DuckDBConnectionManager.close_all_connections()

@@ -328,7 +328,7 @@ class DuckDBWarehouse(Warehouse):
         return Engine.DUCKDB
 
     def dbt_profile_env(self) -> dict[str, str]:
-        return dbt_profile_env(Engine.DUCKDB, self.path)
+        return dbt_profile_env(Engine.DUCKDB, self.path, self.lock_timeout_seconds)
 
     @property
     def _lock(self) -> _ProcessWriterLock:
