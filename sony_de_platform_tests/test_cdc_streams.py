@@ -103,6 +103,38 @@ def test_show_initial_rows_returns_the_rows_present_at_creation_once(session: Se
     assert changes(session, initial) == []
 
 
+def test_initial_rows_changed_after_creation_show_as_each_mode_shows_them(
+    session: Session,
+) -> None:
+    """Rows present at creation are logged by key; what the stream shows of them after an
+    update or a delete is what Snowflake shows: an APPEND_ONLY stream their values at
+    creation, deleted or not; a standard stream their net change (the new value, or
+    nothing)."""
+    session.execute("INSERT INTO RAW.ITEMS VALUES (1, 'before'), (2, 'gone'), (3, 'kept')")
+    standard = replace(ITEMS, name="ITEMS_INITIAL", show_initial_rows=True)
+    append_only = replace(ITEMS_APPEND_ONLY, name="ITEMS_INITIAL_AO", show_initial_rows=True)
+    streams(session).create(standard)
+    streams(session).create(append_only)
+    session.execute("UPDATE RAW.ITEMS SET label = 'changed' WHERE item_id = 1")
+    session.execute("UPDATE RAW.ITEMS SET label = 'changed again' WHERE item_id = 1")
+    session.execute("DELETE FROM RAW.ITEMS WHERE item_id = 2")
+    session.execute("INSERT INTO RAW.ITEMS VALUES (4, 'after')")
+    assert changes(session, append_only) == [
+        (1, "before", "INSERT", False, "1"),
+        (2, "gone", "INSERT", False, "2"),
+        (3, "kept", "INSERT", False, "3"),
+        (4, "after", "INSERT", False, "4"),
+    ]
+    assert changes(session, standard) == [
+        (1, "changed again", "INSERT", False, "1"),
+        (3, "kept", "INSERT", False, "3"),
+        (4, "after", "INSERT", False, "4"),
+    ]
+    assert consume(session, append_only) == 4
+    assert changes(session, append_only) == []
+    assert changes(session, standard)[0] == (1, "changed again", "INSERT", False, "1")
+
+
 def test_select_does_not_advance_the_offset(session: Session) -> None:
     streams(session).create(ITEMS)
     session.execute("INSERT INTO RAW.ITEMS VALUES (1, 'a')")
