@@ -28,6 +28,15 @@ print("holding", flush=True)
 time.sleep(300)
 """
 
+# The DuckDB file argv[1] open read-only, as the platform's checks have it: other readers
+# may open it, no writer may.
+HOLD_DUCKDB_FILE_READ_ONLY = """
+import sys, time, duckdb
+connection = duckdb.connect(sys.argv[1], read_only=True)
+print("holding", flush=True)
+time.sleep(300)
+"""
+
 
 @contextmanager
 def holding(script: str, *args: str) -> Iterator[int]:

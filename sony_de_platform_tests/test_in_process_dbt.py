@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from sony_de_platform.transform.project import (
     scoped_environment,
 )
 from sony_de_platform.warehouse import build_warehouse
+from sony_de_platform_tests.lock_holders import HOLD_DUCKDB_FILE_READ_ONLY, holding
 
 
 @pytest.fixture
@@ -172,25 +174,6 @@ def test_the_file_is_released_even_while_something_still_references_dbts_handle(
     assert handle is not None and DuckDBConnectionManager._ENV is None
 
 
-def _hold_read_only(path: Path) -> subprocess.Popen:
-    """Another process holding the file with a read-only connection (as the platform's
-    checks do) until its stdin is closed; returns once the file is held."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
-            "print('held', flush=True); sys.stdin.read()",
-            str(path),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    return holder
-
-
 @pytest.mark.parametrize("lock_wait_seconds", [0.0, 60.0])
 def test_dbt_waits_for_another_process_holding_the_file_as_the_platform_does(
     dbt, settings: Settings, tmp_path: Path, lock_wait_seconds: float
@@ -199,24 +182,21 @@ def test_dbt_waits_for_another_process_holding_the_file_as_the_platform_does(
     the file go (2 s after dbt reaches its connect); with none (dbt run by hand), it fails
     at once saying so."""
     env = dbt_profile_env(Engine.DUCKDB, settings.warehouse_path, lock_wait_seconds)
-    holder = _hold_read_only(settings.warehouse_path)
-    assert holder.stdin is not None
     events: list[dict] = []
-    try:
-        with scoped_environment(env):
-            invocation = dbt.cli(
-                ["show", "--inline", "select 41 + 1 as answer"],
-                target_path=tmp_path / "q",
-                raise_on_error=False,
-            )
-            for event in invocation.stream_raw_events():
-                events.append(event.raw_event)
-                if event.raw_event["info"]["name"] == "ConcurrencyLine" and lock_wait_seconds:
-                    threading.Timer(2.0, holder.stdin.close).start()  # dbt connects next
-    finally:
-        if not holder.stdin.closed:
-            holder.stdin.close()
-        holder.wait(timeout=60)
+    with (
+        holding(HOLD_DUCKDB_FILE_READ_ONLY, str(settings.warehouse_path)) as holder,
+        scoped_environment(env),
+    ):
+        invocation = dbt.cli(
+            ["show", "--inline", "select 41 + 1 as answer"],
+            target_path=tmp_path / "q",
+            raise_on_error=False,
+        )
+        for event in invocation.stream_raw_events():
+            events.append(event.raw_event)
+            if event.raw_event["info"]["name"] == "ConcurrencyLine" and lock_wait_seconds:
+                # dbt connects next: the holder lets the file go 2 s into dbt's wait
+                threading.Timer(2.0, os.kill, (holder, signal.SIGKILL)).start()
     messages = " ".join(str(e["info"].get("msg", "")) for e in events)
     if lock_wait_seconds:
         assert invocation.is_successful(), messages[-2000:]
