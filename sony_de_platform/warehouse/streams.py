@@ -67,6 +67,9 @@ CONSUMPTIONS_COLUMNS: tuple[tuple[str, str], ...] = (
 
 Statement = tuple[str, Sequence[Any]]
 
+# The DuckDB change log's own columns, before the source table's.
+_LOG_META = ("_change_stmt", "_image", "_action", "_dml", "_for_stream", "_row_id")
+
 
 @dataclass(frozen=True)
 class Stream:
@@ -314,7 +317,7 @@ class DuckDBStreams(StreamOperations):
         if self.session.table_exists(stream.source_schema, f"{table}_CHANGE_LOG"):
             return
         cols = ", ".join(columns)
-        meta = "_change_stmt, _image, _action, _dml, _for_stream, _row_id"
+        meta = ", ".join(_LOG_META)
         self.session.execute(f"CREATE SEQUENCE IF NOT EXISTS {self._sequence(stream)}")
         self.session.execute(
             f"CREATE TABLE {log} AS SELECT CAST(NULL AS BIGINT) AS _change_stmt, "
@@ -354,13 +357,19 @@ class DuckDBStreams(StreamOperations):
             "created_on TIMESTAMP, offset_stmt BIGINT)"
         )
 
+    def _offset_sql(self, stream: Stream) -> str:
+        """The stream's offset, as a scalar subquery."""
+        return (
+            f"(SELECT offset_stmt FROM {self.offsets(stream)} "
+            f"WHERE stream_name = {_sql_text(stream.qualified_name)})"
+        )
+
     def _pending_filter(self, stream: Stream) -> str:
         """Change-log rows above the stream's offset that belong to it."""
         name = _sql_text(stream.qualified_name)
         inserts_only = " AND _dml IN ('INSERT', 'INITIAL')" if stream.append_only else ""
         return (
-            f"_change_stmt > (SELECT offset_stmt FROM {self.offsets(stream)} "
-            f"WHERE stream_name = {name}) "
+            f"_change_stmt > {self._offset_sql(stream)} "
             f"AND (_for_stream IS NULL OR _for_stream = {name}){inserts_only}"
         )
 
@@ -380,15 +389,11 @@ class DuckDBStreams(StreamOperations):
             f"CASE WHEN later._row_id IS NULL THEN now.{column} ELSE later.{column} END"
             for column in columns
         )
-        offset = (
-            f"(SELECT offset_stmt FROM {self.offsets(stream)} "
-            f"WHERE stream_name = {_sql_text(stream.qualified_name)})"
-        )
+        offset = self._offset_sql(stream)
         return f"""
             SELECT * FROM ({pending}) WHERE _dml <> 'INITIAL'
             UNION ALL
-            SELECT initial._change_stmt, initial._image, initial._action, initial._dml,
-                initial._for_stream, initial._row_id, {at_creation}
+            SELECT {", ".join(f"initial.{column}" for column in _LOG_META)}, {at_creation}
             FROM ({pending}) AS initial
             LEFT JOIN (
                 SELECT * FROM {log}
@@ -461,7 +466,7 @@ class DuckDBStreams(StreamOperations):
             if stream.show_initial_rows:  # by key: the view reads their values (above)
                 self.session.execute(
                     f"INSERT INTO {self.change_log(stream)} "
-                    f"(_change_stmt, _image, _action, _dml, _for_stream, _row_id) "
+                    f"({', '.join(_LOG_META)}) "
                     f"SELECT statement.n, 1, 'INSERT', 'INITIAL', ?, "
                     f"CAST({stream.row_key} AS VARCHAR) "
                     f"FROM (SELECT nextval('{self._sequence(stream)}') AS n) AS statement, "
