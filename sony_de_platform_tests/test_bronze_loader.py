@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import duckdb
@@ -430,6 +431,41 @@ def test_progress_is_reported_once_per_committed_batch(
     assert progress_of(default_batch) == [
         (4, 4, [f"fan_interactions/day-{day}.jsonl" for day in range(4)])
     ]
+
+
+def test_the_next_files_are_read_while_the_caller_loads_a_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files of half a batch: when the caller gets the file that completes a batch, the next
+    batch's reads have already started, without the caller asking for another file."""
+    folder = tmp_path / "fan_interactions"
+    paths = [
+        write_jsonl(folder / f"day-{day}.jsonl", [json.dumps(interaction(day))]) for day in range(6)
+    ]
+    monkeypatch.setattr(loader, "STAGE_BATCH_BYTES", 2 * paths[0].stat().st_size)
+    started: dict[str, threading.Event] = {path.name: threading.Event() for path in paths}
+    read = loader._read
+
+    def recording_read(feed, path: Path, landing_dir: Path):
+        started[path.name].set()
+        return read(feed, path, landing_dir)
+
+    monkeypatch.setattr(loader, "_read", recording_read)
+    reads = loader._read_ahead(FAN_INTERACTIONS, paths, tmp_path)
+    try:
+        for batch_end in (1, 3):  # the caller loads a batch after files 1 and 3
+            for position in range(batch_end - 1, batch_end + 1):
+                data, result = next(reads)
+                assert result.source_file == f"fan_interactions/{paths[position].name}"
+                assert data == paths[position].read_bytes()
+            # while the caller works on the batch, the next two files are being read
+            for ahead in paths[batch_end + 1 : batch_end + 3]:
+                assert started[ahead.name].wait(timeout=10), f"{ahead.name} was not read ahead"
+        assert [result.source_file for _, result in reads] == [
+            f"fan_interactions/{path.name}" for path in paths[4:]
+        ]
+    finally:
+        reads.close()
 
 
 def test_two_files_with_the_same_bytes_in_one_batch_load_once(
