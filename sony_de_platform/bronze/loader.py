@@ -222,20 +222,17 @@ def _read_ahead(
     of half a batch were otherwise read only once the caller asked for them)."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="landing-read") as pool:
         pending: deque[tuple[int, Future[tuple[bytes, FileLoad]]]] = deque()
-        ahead = 0
         unread = iter(paths)
 
         def submit_up_to_a_batch() -> None:
-            nonlocal ahead
-            while ahead < STAGE_BATCH_BYTES and (path := next(unread, None)) is not None:
-                size = path.stat().st_size
-                pending.append((size, pool.submit(_read, feed, path, landing_dir)))
-                ahead += size
+            while sum(size for size, _ in pending) < STAGE_BATCH_BYTES and (
+                path := next(unread, None)
+            ):
+                pending.append((path.stat().st_size, pool.submit(_read, feed, path, landing_dir)))
 
         submit_up_to_a_batch()
         while pending:
-            done_size, done = pending.popleft()
-            ahead -= done_size
+            _, done = pending.popleft()
             submit_up_to_a_batch()
             yield done.result()
 
