@@ -88,6 +88,10 @@ def test_show_initial_rows_returns_the_rows_present_at_creation_once(session: Se
     initial = replace(ITEMS, name="ITEMS_INITIAL", show_initial_rows=True)
     streams(session).create(ITEMS)  # a stream without initial rows on the same table
     streams(session).create(initial)
+    # the rows present at creation are not copied: one marker row stands for them
+    assert session.fetchall("SELECT _dml, _row_id FROM RAW.ITEMS_CHANGE_LOG") == [
+        ("INITIAL", None)
+    ]
     session.execute("DELETE FROM RAW.ITEMS WHERE item_id = 2")
     session.execute("INSERT INTO RAW.ITEMS VALUES (3, 'after')")
     assert changes(session, initial) == [
@@ -103,13 +107,26 @@ def test_show_initial_rows_returns_the_rows_present_at_creation_once(session: Se
     assert changes(session, initial) == []
 
 
+def test_show_initial_rows_on_an_empty_table_has_no_data_until_a_change(
+    session: Session,
+) -> None:
+    initial = replace(ITEMS, name="ITEMS_INITIAL", show_initial_rows=True)
+    streams(session).create(initial)
+    assert not streams(session).has_data(initial)
+    assert changes(session, initial) == []
+    session.execute("INSERT INTO RAW.ITEMS VALUES (1, 'first')")
+    assert streams(session).has_data(initial)
+    assert changes(session, initial) == [(1, "first", "INSERT", False, "1")]
+
+
 def test_initial_rows_changed_after_creation_show_as_each_mode_shows_them(
     session: Session,
 ) -> None:
-    """Rows present at creation are logged by key; what the stream shows of them after an
-    update or a delete is what Snowflake shows: an APPEND_ONLY stream their values at
+    """Rows present at creation are logged as one marker; what the stream shows of them after
+    an update or a delete is what Snowflake shows: an APPEND_ONLY stream their values at
     creation, deleted or not; a standard stream their net change (the new value, or
-    nothing)."""
+    nothing). A row inserted after creation shows once, as an insert, whatever happened to
+    it since."""
     session.execute("INSERT INTO RAW.ITEMS VALUES (1, 'before'), (2, 'gone'), (3, 'kept')")
     standard = replace(ITEMS, name="ITEMS_INITIAL", show_initial_rows=True)
     append_only = replace(ITEMS_APPEND_ONLY, name="ITEMS_INITIAL_AO", show_initial_rows=True)
@@ -118,19 +135,22 @@ def test_initial_rows_changed_after_creation_show_as_each_mode_shows_them(
     session.execute("UPDATE RAW.ITEMS SET label = 'changed' WHERE item_id = 1")
     session.execute("UPDATE RAW.ITEMS SET label = 'changed again' WHERE item_id = 1")
     session.execute("DELETE FROM RAW.ITEMS WHERE item_id = 2")
-    session.execute("INSERT INTO RAW.ITEMS VALUES (4, 'after')")
+    session.execute("INSERT INTO RAW.ITEMS VALUES (4, 'after'), (5, 'brief')")
+    session.execute("UPDATE RAW.ITEMS SET label = 'briefly changed' WHERE item_id = 5")
+    session.execute("DELETE FROM RAW.ITEMS WHERE item_id = 5")
     assert changes(session, append_only) == [
         (1, "before", "INSERT", False, "1"),
         (2, "gone", "INSERT", False, "2"),
         (3, "kept", "INSERT", False, "3"),
         (4, "after", "INSERT", False, "4"),
+        (5, "brief", "INSERT", False, "5"),
     ]
     assert changes(session, standard) == [
         (1, "changed again", "INSERT", False, "1"),
         (3, "kept", "INSERT", False, "3"),
         (4, "after", "INSERT", False, "4"),
     ]
-    assert consume(session, append_only) == 4
+    assert consume(session, append_only) == 5
     assert changes(session, append_only) == []
     assert changes(session, standard)[0] == (1, "changed again", "INSERT", False, "1")
 
