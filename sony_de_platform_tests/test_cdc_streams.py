@@ -89,9 +89,7 @@ def test_show_initial_rows_returns_the_rows_present_at_creation_once(session: Se
     streams(session).create(ITEMS)  # a stream without initial rows on the same table
     streams(session).create(initial)
     # the rows present at creation are not copied: one marker row stands for them
-    assert session.fetchall("SELECT _dml, _row_id FROM RAW.ITEMS_CHANGE_LOG") == [
-        ("INITIAL", None)
-    ]
+    assert session.fetchall("SELECT _dml, _row_id FROM RAW.ITEMS_CHANGE_LOG") == [("INITIAL", None)]
     session.execute("DELETE FROM RAW.ITEMS WHERE item_id = 2")
     session.execute("INSERT INTO RAW.ITEMS VALUES (3, 'after')")
     assert changes(session, initial) == [

@@ -291,9 +291,10 @@ class DuckDBStreams(StreamOperations):
     def offsets(stream: Stream) -> str:
         return qualified(stream.source_schema, "STREAM_OFFSETS")
 
-    def _source_columns(self, stream: Stream) -> list[str]:
+    def _source_columns(self, stream: Stream) -> dict[str, str]:
+        """The source table's columns in order, each with its SQL type."""
         names = self.session.fetchall(
-            "SELECT column_name FROM information_schema.columns "
+            "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE upper(table_schema) = upper(?) AND upper(table_name) = upper(?) "
             "ORDER BY ordinal_position",
             [stream.source_schema, stream.source_table],
@@ -303,7 +304,7 @@ class DuckDBStreams(StreamOperations):
                 f"cannot create stream {stream.qualified_name}: table {stream.source} does not "
                 "exist yet (create it first, e.g. by loading its Bronze feed)"
             )
-        columns = [identifier(name) for (name,) in names]
+        columns = {identifier(name): str(sql_type) for name, sql_type in names}
         if stream.row_key not in columns:
             raise ValueError(
                 f"stream {stream.qualified_name}: row key {stream.row_key!r} is not a column of "
@@ -311,7 +312,7 @@ class DuckDBStreams(StreamOperations):
             )
         return columns
 
-    def _ensure_change_capture(self, stream: Stream, columns: list[str]) -> None:
+    def _ensure_change_capture(self, stream: Stream, columns: dict[str, str]) -> None:
         """Change log, statement sequence and the three capture triggers of the table."""
         log = self.change_log(stream)
         table = stream.source_table
@@ -374,7 +375,7 @@ class DuckDBStreams(StreamOperations):
             f"AND (_for_stream IS NULL OR _for_stream = {name}){inserts_only}"
         )
 
-    def _pending_sql(self, stream: Stream, columns: list[str]) -> str:
+    def _pending_sql(self, stream: Stream, columns: dict[str, str]) -> str:
         """The stream's change-log rows above its offset, with their columns.
 
         The rows present at creation (SHOW_INITIAL_ROWS) are logged as one marker row, not
@@ -390,7 +391,7 @@ class DuckDBStreams(StreamOperations):
         if not stream.show_initial_rows:
             return pending
         since_offset = f"_for_stream IS NULL AND _change_stmt > {self._offset_sql(stream)}"
-        key, key_type = stream.row_key, self._column_type(stream, stream.row_key)
+        key, key_type = stream.row_key, columns[stream.row_key]
         marker = ", ".join(f"marker.{column}" for column in _LOG_META[:-1])  # all but _row_id
         return f"""
             SELECT * FROM ({pending}) WHERE _dml <> 'INITIAL'
@@ -417,15 +418,7 @@ class DuckDBStreams(StreamOperations):
             WHERE marker._dml = 'INITIAL'
         """
 
-    def _column_type(self, stream: Stream, column: str) -> str:
-        (sql_type,) = self.session.fetchone(
-            "SELECT data_type FROM information_schema.columns WHERE upper(table_schema) = "
-            "upper(?) AND upper(table_name) = upper(?) AND upper(column_name) = upper(?)",
-            [stream.source_schema, stream.source_table, column],
-        )
-        return str(sql_type)
-
-    def _view_sql(self, stream: Stream, columns: list[str]) -> str:
+    def _view_sql(self, stream: Stream, columns: dict[str, str]) -> str:
         cols = ", ".join(columns)
         pending = self._pending_sql(stream, columns)
         if stream.append_only:
