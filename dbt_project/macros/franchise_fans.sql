@@ -14,16 +14,39 @@
         `through` are new (none if another input was appended) -#}
     {%- set change = appended.get(dynamic_table_input_name(interactions))
         or {'stamp': '_ingest_seq', 'through': none} -%}
-    with appended_keys as (
-        select distinct
+    {%- set arrived = 'false' if change.through is none
+        else 'arrivals.' ~ change.stamp ~ ' > ' ~ change.through -%}
+    {#- the appended fans, kept in a temp table: DuckDB then knows how few they are and
+        finds their earlier rows by probing the interactions against them. Computed in the
+        query, they were estimated as many as the earlier rows, and DuckDB hashed every
+        earlier interaction instead (0.15 of the refresh's 0.2 s at scale 10). -#}
+    {%- set appended_fans = this.identifier ~ '__dt_appended_fans' -%}
+    {%- if execute -%}
+        {% call statement('franchise_fans_appended_fans') %}
+            create or replace temp table {{ appended_fans }} as
+            select distinct fan_id from {{ interactions }} as arrivals where {{ arrived }}
+        {% endcall %}
+    {%- endif -%}
+    with fan_rows as (
+        -- every interaction of the appended fans, new or earlier, by franchise and region
+        select
             title_catalog.franchise_number,
             arrivals.region,
-            arrivals.fan_id
+            arrivals.fan_id,
+            {{ arrived }} as is_appended
         from {{ interactions }} as arrivals
         inner join title_catalog
             on arrivals.title_id = title_catalog.title_id
-        where {{ 'false' if change.through is none
-            else 'arrivals.' ~ change.stamp ~ ' > ' ~ change.through }}
+        where arrivals.fan_id in (select fan_id from {{ appended_fans }})
+    ),
+
+    appended_keys as (
+        select distinct
+            franchise_number,
+            region,
+            fan_id
+        from fan_rows
+        where is_appended
     ),
 
     first_seen as (
@@ -34,13 +57,11 @@
         from appended_keys
         where not exists (
             select 1
-            from {{ interactions }} as earlier
-            inner join title_catalog
-                on earlier.title_id = title_catalog.title_id
-            where earlier.{{ change.stamp }} <= {{ change.through or 0 }}
+            from fan_rows as earlier
+            where not earlier.is_appended
                 and earlier.fan_id = appended_keys.fan_id
                 and earlier.region = appended_keys.region
-                and title_catalog.franchise_number = appended_keys.franchise_number
+                and earlier.franchise_number = appended_keys.franchise_number
         )
         group by franchise_number, region
     ),
