@@ -293,18 +293,18 @@ class DuckDBStreams(StreamOperations):
 
     def _source_columns(self, stream: Stream) -> dict[str, str]:
         """The source table's columns in order, each with its SQL type."""
-        names = self.session.fetchall(
+        described = self.session.fetchall(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE upper(table_schema) = upper(?) AND upper(table_name) = upper(?) "
             "ORDER BY ordinal_position",
             [stream.source_schema, stream.source_table],
         )
-        if not names:
+        if not described:
             raise ValueError(
                 f"cannot create stream {stream.qualified_name}: table {stream.source} does not "
                 "exist yet (create it first, e.g. by loading its Bronze feed)"
             )
-        columns = {identifier(name): str(sql_type) for name, sql_type in names}
+        columns = {identifier(name): str(sql_type) for name, sql_type in described}
         if stream.row_key not in columns:
             raise ValueError(
                 f"stream {stream.qualified_name}: row key {stream.row_key!r} is not a column of "
