@@ -433,6 +433,32 @@ def test_progress_is_reported_once_per_committed_batch(
     ]
 
 
+def test_files_too_few_to_fill_another_batch_join_the_last_full_one(
+    warehouse: DuckDBWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five files of one size, batches of two files' bytes: the fifth joins the second batch
+    rather than making a batch of its own (a small batch costs DuckDB's checkpoint a merge)."""
+    folder = tmp_path / "landing" / "fan_interactions"
+    paths = [
+        write_jsonl(folder / f"day-{day}.jsonl", [json.dumps(interaction(day))]) for day in range(5)
+    ]
+    assert len({path.stat().st_size for path in paths}) == 1
+    monkeypatch.setattr(loader, "STAGE_BATCH_BYTES", 2 * paths[0].stat().st_size)
+    batches: list[list[str]] = []
+    with warehouse.session() as session:
+        results = load_feed(
+            session,
+            FAN_INTERACTIONS,
+            tmp_path / "landing",
+            on_progress=lambda done, total, loads: batches.append(
+                [load.source_file.split("/")[-1] for load in loads]
+            ),
+        )
+    assert batches == [["day-0.jsonl", "day-1.jsonl"], [f"day-{day}.jsonl" for day in (2, 3, 4)]]
+    assert [result.rows_loaded for result in results] == [1] * 5
+    assert rows(warehouse, "SELECT COUNT(DISTINCT loaded_at) FROM RAW.LOAD_LEDGER") == [(2,)]
+
+
 def test_the_next_files_are_read_while_the_caller_loads_a_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
