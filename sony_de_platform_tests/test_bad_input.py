@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sony_de_platform.bronze.feeds import FAN_INTERACTIONS, TITLE_METADATA
-from sony_de_platform.bronze.loader import load_feed
+from sony_de_platform.bronze.loader import load_feed, raw_table_columns
 from sony_de_platform.bronze.parsing import (
     ParsedRecord,
     RejectedRecord,
@@ -26,8 +26,9 @@ from sony_de_platform.settings import REPO_ROOT
 from sony_de_platform.warehouse import DuckDBWarehouse
 from sony_de_platform.warehouse.landing import (
     BLANK_PATTERN,
-    STAGING_TABLE,
+    LandedFile,
     LandingFile,
+    append_staged,
     stage_jsonl_files,
 )
 from sony_de_platform_tests.bad_input_corpus import CASES, Case, good_lines, reliability_table
@@ -207,21 +208,37 @@ def test_duckdb_loads_a_json_line_only_as_the_python_reader_would(
     data = "".join(line + line_break for line in lines).encode("utf-8", "surrogatepass")
     expected = list(read_jsonl(FAN_INTERACTIONS, data))
     fields = FAN_INTERACTIONS.fields
+    (staged,) = stage_jsonl_files(
+        [LandingFile("jsonl", Path("day.jsonl"), data, fields, FAN_INTERACTIONS.required_keys)]
+    )
+    if staged is None:  # not UTF-8 (a lone surrogate): the Python reader reads the file
+        return
+    columns = ", ".join(
+        f"{name} {sql_type}" for name, sql_type in raw_table_columns(FAN_INTERACTIONS)
+    )
     with duckdb.connect() as connection:
-        (staged,) = stage_jsonl_files(
+        connection.execute(f"CREATE TABLE raw ({columns})")
+        appended, (parsed,) = append_staged(
             connection,
-            [LandingFile("jsonl", Path("day.jsonl"), data, fields, FAN_INTERACTIONS.required_keys)],
-            STAGING_TABLE,
+            "raw",
+            [LandedFile(staged, "day.jsonl", "load", 100)],
+            FAN_INTERACTIONS.required_keys,
+            None,
         )
-        if staged is None:  # not UTF-8 (a lone surrogate): the Python reader reads the file
-            return
         clean = {
             number: values
-            for number, *values in connection.execute(
-                f"SELECT line_number, {', '.join(fields)} FROM {STAGING_TABLE} WHERE clean"
+            for number, seq, *values in connection.execute(
+                f"SELECT _line_number, _ingest_seq, {', '.join(fields)} FROM raw"
             ).fetchall()
+            if seq == 100 + number
         }
-    doubtful = {record.line_number for record in staged.doubtful}
+    assert parsed is not None and appended == parsed.clean_rows == len(clean)
+    doubtful = {record.line_number for record in parsed.doubtful}
+    # a doubtful line comes back as the Python reader splits it
+    body = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8").split("\n")
+    assert all(
+        record.line == body[record.line_number - 1].rstrip("\r") for record in parsed.doubtful
+    )
     assert staged.lines_read == len(expected)
     assert set(clean) | doubtful == set(range(1, len(expected) + 1))
     assert not set(clean) & doubtful

@@ -543,7 +543,7 @@ def test_parquet_files_of_one_schema_are_read_together_and_the_others_apart(
         a, b, c, d = stage_parquet_files(connection, landings, STAGING_TABLE)
     assert a is not None and b is not None and c is not None and d is None
     assert a.table == c.table != b.table
-    assert [(f.lines_read, f.clean_rows, len(f.doubtful)) for f in (a, b, c)] == [
+    assert [(f.lines_read, f.parsed.clean_rows, len(f.parsed.doubtful)) for f in (a, b, c)] == [
         (1, 1, 0),
         (1, 1, 0),
         (2, 1, 1),
@@ -591,7 +591,7 @@ def test_a_parquet_file_whose_body_is_unreadable_leaves_the_others_of_its_schema
     ]
     with duckdb.connect() as connection:
         a, b = stage_parquet_files(connection, landings, STAGING_TABLE)
-    assert a is not None and (a.lines_read, a.clean_rows) == (1000, 1000)
+    assert a is not None and (a.lines_read, a.parsed.clean_rows) == (1000, 1000)
     assert b is None
 
     results = {r.source_file: r for r in load(warehouse, BOX_OFFICE, tmp_path / "landing")}

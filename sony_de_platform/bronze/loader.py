@@ -248,10 +248,10 @@ def _landing(feed: Feed, path: Path, data: bytes) -> LandingFile:
 def _load_batch(session: Session, feed: Feed, files: list[_BatchFile], run_id: str) -> None:
     """One transaction: the files' rows, their quarantined records and ledger entries.
 
-    The engine parsed the files before (a reader error must not abort the transaction): only
-    the records it left doubtful reach Python, or all of them where it has no bulk reader.
-    All of the batch's rows go in one statement, so that the engine writes them once, in
-    bulk; each file is still all-or-nothing, as the whole batch is.
+    The engine appends the clean records of the files it reads (it staged them before, so
+    that a Parquet file it cannot read is left to Python without aborting the transaction);
+    only the records it left doubtful reach Python, or all of them where it has no bulk
+    reader. Each file is all-or-nothing, as the whole batch is.
     """
     with session.transaction():
         loading = _not_yet_loaded(session, feed, files)  # another writer may have since
@@ -261,29 +261,37 @@ def _load_batch(session: Session, feed: Feed, files: list[_BatchFile], run_id: s
         table = qualified(RAW_SCHEMA, feed.table)
         base_seq = int(session.scalar(f"SELECT COALESCE(MAX(_ingest_seq), 0) FROM {table}"))
 
+        # a record's _ingest_seq is its file's number before line 1 plus its line number
+        read_by_python: dict[int, list[Record]] = {}
+        landed: list[LandedFile] = []
+        next_seq = base_seq
+        for position, file in enumerate(loading):
+            file.result.load_id = uuid.uuid4().hex
+            if file.staged is None:
+                records = read_by_python[position] = list(read_records(feed, file.path, file.data))
+                lines = max([len(records), *(record.line_number for record in records)])
+            else:
+                lines = file.staged.lines_read
+            landed.append(
+                LandedFile(file.staged, file.result.source_file, file.result.load_id, next_seq)
+            )
+            next_seq += lines
+        appended, by_engine = session.append_staged(table, landed, feed.required_keys, loaded_at)
+
         python_rows: dict[str, list] = {name: [] for name in (*feed.fields, "_line_number")}
         positions: list[int] = []
         rejected: list[tuple[FileLoad, RejectedRecord]] = []
-        seq_before: list[int] = []  # a record's _ingest_seq is its file's entry + its line
         loaded_lines: list[tuple[int, int] | None] = []
-        next_seq = base_seq
-        for position, file in enumerate(loading):
+        for position, (file, engine) in enumerate(zip(loading, by_engine, strict=True)):
             result = file.result
-            result.load_id = uuid.uuid4().hex
-            records: Iterable[Record] = (
-                read_records(feed, file.path, file.data)
-                if file.staged is None
-                else (_decide(feed, doubtful) for doubtful in file.staged.doubtful)
-            )
-            lines = (
-                []
-                if file.staged is None or file.staged.clean_lines is None
-                else [*file.staged.clean_lines]
-            )
-            last_line = 0
+            if engine is None:
+                records = read_by_python[position]
+                lines = []
+            else:  # clean records never reach Python
+                records = [_decide(feed, doubtful) for doubtful in engine.doubtful]
+                lines = [*engine.clean_lines] if engine.clean_lines else []
+                result.rows_loaded = engine.clean_rows
             for record in records:
-                result.lines_read += 1
-                last_line = max(last_line, record.line_number)
                 if isinstance(record, ParsedRecord):
                     result.rows_loaded += 1
                     lines.append(record.line_number)
@@ -295,23 +303,13 @@ def _load_batch(session: Session, feed: Feed, files: list[_BatchFile], run_id: s
                     rejected.append((result, record))
                     result.rows_quarantined += 1
                     result.reasons[record.reason.split(":")[0]] += 1
-            if file.staged is not None:  # clean records never reach Python
-                result.lines_read = file.staged.lines_read
-                result.rows_loaded += file.staged.clean_rows
+            result.lines_read = len(records) if engine is None else file.staged.lines_read
             if not result.reconciles:  # a bug, never bad data: refuse to commit
                 raise AssertionError(f"{result.source_file}: counts do not reconcile: {result}")
-            seq_before.append(next_seq)
             loaded_lines.append((min(lines), max(lines)) if lines else None)
-            next_seq += max(result.lines_read, last_line)
 
-        appended = session.append_landed(
-            table,
-            [
-                LandedFile(file.staged, file.result.source_file, file.result.load_id, before)
-                for file, before in zip(loading, seq_before, strict=True)
-            ],
-            {**python_rows, "_file": positions},
-            loaded_at,
+        appended += session.append_landed(
+            table, landed, {**python_rows, "_file": positions}, loaded_at
         )
         if appended != sum(file.result.rows_loaded for file in loading):
             raise AssertionError(
@@ -332,7 +330,8 @@ def _load_batch(session: Session, feed: Feed, files: list[_BatchFile], run_id: s
             },
         )
         ledger: dict[str, list] = {name: [] for name, _ in LEDGER_COLUMNS}
-        for file, before, lines in zip(loading, seq_before, loaded_lines, strict=True):
+        for file, landing, lines in zip(loading, landed, loaded_lines, strict=True):
+            before = landing.seq_before
             result = file.result
             entry = {
                 "load_id": result.load_id,

@@ -19,7 +19,12 @@ from dagster import ConfigurableResource, RetryRequested
 from sony_de_platform.settings import DATABASE_NAME, Engine
 
 if TYPE_CHECKING:
-    from sony_de_platform.warehouse.landing import LandedFile, LandingFile, StagedFile
+    from sony_de_platform.warehouse.landing import (
+        EngineRecords,
+        LandedFile,
+        LandingFile,
+        StagedFile,
+    )
 
 
 class WarehouseBusy(TimeoutError):
@@ -113,13 +118,28 @@ class Session:
         raise NotImplementedError
 
     def stage_landing_files(self, landings: Sequence[LandingFile]) -> list[StagedFile | None]:
-        """Parse landing files (of one feed) in the engine into temporary staging tables,
-        clean records apart from doubtful ones (see landing.py). None for a file the engine
-        has no bulk reader for: the loader then reads that file in Python."""
+        """The landing files (of one feed) the engine reads itself, before the load's
+        transaction: parsed into temporary staging tables, or counted to be parsed as they
+        are appended (see landing.py). None for a file the engine has no bulk reader for:
+        the loader then reads that file in Python."""
         return [None] * len(landings)
 
     def discard_staged(self, staged: Iterable[StagedFile | None]) -> None:
         """Drop the staging tables of files loaded (or given up)."""
+
+    def append_staged(
+        self,
+        table: str,
+        files: Sequence[LandedFile],
+        required_keys: tuple[str, ...],
+        loaded_at: Any,
+    ) -> tuple[int, list[EngineRecords | None]]:
+        """Append the clean records of the staged files among `files` (a batch, in order, a
+        file's position giving its metadata); returns the rows appended and, per file, what
+        the engine made of its records (None for a file Python reads)."""
+        if any(file.staged is not None for file in files):
+            raise NotImplementedError(f"{type(self).__name__} stages no landing files")
+        return 0, [None] * len(files)
 
     @contextmanager
     def bulk_appends(self) -> Iterator[None]:
@@ -135,11 +155,9 @@ class Session:
         python_rows: Mapping[str, Sequence[Any]],
         loaded_at: Any,
     ) -> int:
-        """Append the records of several landing files: each staged file's clean records and
-        `python_rows`, the records Python read (column-wise, with `_line_number` and `_file`,
-        the file's position in `files`). Returns the rows appended."""
-        if any(file.staged is not None for file in files):
-            raise NotImplementedError(f"{type(self).__name__} stages no landing files")
+        """Append `python_rows`, the records of several landing files that Python read
+        (column-wise, with `_line_number` and `_file`, the file's position in `files`).
+        Returns the rows appended."""
         positions, lines = python_rows["_file"], python_rows["_line_number"]
         metadata = {"_file", "_line_number"}
         columns = {name: values for name, values in python_rows.items() if name not in metadata}

@@ -33,10 +33,11 @@ from sony_de_platform.warehouse.base import (
 )
 from sony_de_platform.warehouse.landing import (
     STAGING_TABLE,
+    EngineRecords,
     LandedFile,
     LandingFile,
     StagedFile,
-    append_landed,
+    append_staged,
     stage_jsonl_files,
     stage_parquet_files,
 )
@@ -245,7 +246,7 @@ class DuckDBSession(Session):
         """JSON Lines and Parquet are parsed by DuckDB's readers; CSV is left to Python."""
         formats = {landing.file_format for landing in landings}
         if formats == {"jsonl"}:
-            return stage_jsonl_files(self.connection, list(landings), STAGING_TABLE)
+            return stage_jsonl_files(list(landings))
         if formats == {"parquet"}:
             return stage_parquet_files(self.connection, list(landings), STAGING_TABLE)
         return [None] * len(landings)
@@ -271,22 +272,17 @@ class DuckDBSession(Session):
                 log.info("checkpoint deferred: %s", str(error).splitlines()[0])
 
     def discard_staged(self, staged: Iterable[StagedFile | None]) -> None:
-        for table in sorted({file.table for file in staged if file is not None}):
+        for table in sorted({file.table for file in staged if file is not None and file.table}):
             self.connection.execute(f"DROP TABLE IF EXISTS {identifier(table)}")
 
-    def append_landed(
+    def append_staged(
         self,
         table: str,
         files: Sequence[LandedFile],
-        python_rows: Mapping[str, Sequence[Any]],
+        required_keys: tuple[str, ...],
         loaded_at: Any,
-    ) -> int:
-        if all(file.staged is None for file in files):
-            return super().append_landed(table, files, python_rows, loaded_at)
-        if not python_rows["_file"]:
-            return append_landed(self.connection, table, list(files), None, loaded_at)
-        with self._registered(python_rows) as (view, _):
-            return append_landed(self.connection, table, list(files), view, loaded_at)
+    ) -> tuple[int, list[EngineRecords | None]]:
+        return append_staged(self.connection, table, list(files), required_keys, loaded_at)
 
 
 def connect_duckdb(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
