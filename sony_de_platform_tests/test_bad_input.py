@@ -208,15 +208,16 @@ def test_duckdb_loads_a_json_line_only_as_the_python_reader_would(
     data = "".join(line + line_break for line in lines).encode("utf-8", "surrogatepass")
     expected = list(read_jsonl(FAN_INTERACTIONS, data))
     fields = FAN_INTERACTIONS.fields
-    (staged,) = stage_jsonl_files(
-        [LandingFile("jsonl", Path("day.jsonl"), data, fields, FAN_INTERACTIONS.required_keys)]
-    )
-    if staged is None:  # not UTF-8 (a lone surrogate): the Python reader reads the file
-        return
     columns = ", ".join(
         f"{name} {sql_type}" for name, sql_type in raw_table_columns(FAN_INTERACTIONS)
     )
     with duckdb.connect() as connection:
+        (staged,) = stage_jsonl_files(
+            connection,
+            [LandingFile("jsonl", Path("day.jsonl"), data, fields, FAN_INTERACTIONS.required_keys)],
+        )
+        if staged is None:  # not UTF-8 (a lone surrogate): the Python reader reads the file
+            return
         connection.execute(f"CREATE TABLE raw ({columns})")
         appended, (parsed,) = append_staged(
             connection,

@@ -246,7 +246,7 @@ class DuckDBSession(Session):
         """JSON Lines and Parquet are parsed by DuckDB's readers; CSV is left to Python."""
         formats = {landing.file_format for landing in landings}
         if formats == {"jsonl"}:
-            return stage_jsonl_files(list(landings))
+            return stage_jsonl_files(self.connection, list(landings))
         if formats == {"parquet"}:
             return stage_parquet_files(self.connection, list(landings), STAGING_TABLE)
         return [None] * len(landings)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -148,11 +150,6 @@ class _JsonLines:
         """False for an empty file (or a byte-order mark alone); a lone newline is one line."""
         return self.start < len(self.data)
 
-    @property
-    def line_count(self) -> int:
-        """Lines as both Python and DuckDB (`string_split` on a newline) split the text."""
-        return self.data.count(b"\n", self.start, self.end) + 1 if self.has_lines else 0
-
     def as_arrow(self) -> pa.LargeStringArray:
         """The lines as one Arrow string, without copying the bytes."""
         import pyarrow as pa
@@ -170,16 +167,57 @@ def _clean_keys_sql(required_keys: tuple[str, ...]) -> str:
     )
 
 
-def stage_jsonl_files(landings: list[LandingFile]) -> list[StagedFile | None]:
+def stage_jsonl_files(
+    connection: duckdb.DuckDBPyConnection, landings: list[LandingFile]
+) -> list[StagedFile | None]:
     """The JSON Lines files DuckDB will parse as their clean records are appended
-    (`append_staged`), each with its count of lines. A file that is not UTF-8 is left whole
-    to the Python reader, which names the bad byte of each line."""
-    staged: list[StagedFile | None] = []
-    for key, landing in enumerate(landings):
-        text = _JsonLines.of(landing.data) if landing.required_keys else None
-        fields = tuple(identifier(name) for name in landing.fields)
-        staged.append(None if text is None else StagedFile(text.line_count, fields, key, text=text))
-    return staged
+    (`append_staged`), each with its count of lines, as Python splits them (DuckDB counts
+    them on all its threads, in a third of the time Python takes). A file that is not UTF-8
+    is left whole to the Python reader, which names the bad byte of each line."""
+    texts = {
+        key: text
+        for key, landing in enumerate(landings)
+        if landing.required_keys and (text := _JsonLines.of(landing.data)) is not None
+    }
+    with _registered_texts(connection, texts) as view:
+        lines = dict(
+            connection.execute(
+                f"SELECT file_index, len(string_split(text, chr(10))) FROM {view}"
+            ).fetchall()
+        )
+    return [
+        StagedFile(lines.get(key, 0), tuple(map(identifier, landing.fields)), key, text=texts[key])
+        if key in texts
+        else None
+        for key, landing in enumerate(landings)
+    ]
+
+
+@contextmanager
+def _registered_texts(
+    connection: duckdb.DuckDBPyConnection, texts: dict[int, _JsonLines]
+) -> Iterator[str]:
+    """The files' texts as a view of (file_index, text), without copying their bytes; a
+    file without lines has no row."""
+    import pyarrow as pa
+
+    schema = pa.schema([("file_index", pa.int64()), ("text", pa.large_string())])
+    view = f"{STAGING_TABLE}_files"
+    connection.register(
+        view,
+        pa.Table.from_batches(
+            [
+                pa.record_batch([pa.array([key], pa.int64()), text.as_arrow()], schema=schema)
+                for key, text in texts.items()
+                if text.has_lines
+            ],
+            schema,
+        ),
+    )
+    try:
+        yield view
+    finally:
+        connection.unregister(view)
 
 
 def _append_jsonl(
@@ -199,30 +237,14 @@ def _append_jsonl(
     A line is clean when it is valid JSON to both parsers and its required keys are there
     (a JSON value that is not an object has none of them).
     """
-    import pyarrow as pa
-
-    texts = {position: files[position].staged.text for position in positions}
-    batches = [
-        pa.record_batch(
-            [pa.array([position], pa.int64()), text.as_arrow()], names=["file_index", "text"]
-        )
-        for position, text in texts.items()
-        if text is not None and text.has_lines
-    ]
-    if not batches:
+    texts = {position: _text_of(files[position]) for position in positions}
+    if not any(text.has_lines for text in texts.values()):
         return 0, {position: EngineRecords(0, None) for position in positions}
     fields = _fields_of([files[position] for position in positions])
     spec = json.dumps({name: "VARCHAR" for name in fields})
-    view = f"{STAGING_TABLE}_files"
-    connection.register(
-        view,
-        pa.Table.from_batches(
-            batches, pa.schema([("file_index", pa.int64()), ("text", pa.large_string())])
-        ),
-    )
-    try:
+    with _registered_texts(connection, texts) as view:
         # Python drops a line's trailing carriage returns (DuckDB only when there are any)
-        carriage_return = any(b"\r" in text.data for text in texts.values() if text is not None)
+        carriage_return = any(b"\r" in text.data for text in texts.values())
         line = "rtrim(unnest(lines), chr(13))" if carriage_return else "unnest(lines)"
         # The patterns have no anchors, so one that matches a line matches its file's text:
         # each file's text is searched once, and only the lines of a file with a match are
@@ -267,8 +289,6 @@ def _append_jsonl(
                 [list(missing), list(missing.values())],
             ).fetchall():
                 doubtful.setdefault(position, []).append(DoubtfulRecord(number, line=text))
-    finally:
-        connection.unregister(view)
     records = {
         position: _engine_records(
             lines, sorted(doubtful.get(position, []), key=lambda record: record.line_number)
@@ -281,6 +301,12 @@ def _append_jsonl(
             f"{sum(file.clean_rows for file in records.values())}"
         )
     return appended, records
+
+
+def _text_of(file: LandedFile) -> _JsonLines:
+    if file.staged is None or file.staged.text is None:
+        raise ValueError(f"{file.source_file} was not staged as JSON Lines")
+    return file.staged.text
 
 
 def _lines_not_appended(
