@@ -185,9 +185,10 @@ def run(config: BenchConfig) -> SectionResult:
         "The platform's loader has DuckDB parse JSON Lines and Parquet files and Python "
         "decide only the records DuckDB does not find plainly good (so that each bad one is "
         "quarantined with its reason), reads CSV in Python, hashes each file for the ledger, "
-        "parses each line twice (validity, then its fields), stages a batch of files before "
-        "appending it (so that nothing of a file is written before its bad records are "
-        "known); DuckDB's reader does none of that.",
+        "parses each line twice (validity, then its fields), reads back the lines it did not "
+        "append (so that each is loaded or quarantined in the same transaction), stages "
+        "Parquet before appending it (so that an unreadable file is left to Python); DuckDB's "
+        "reader does none of that.",
         f"Not judged: DuckDB loading the same files with every field as text, as RAW keeps "
         f"them, {text_rate:,.0f} rows/s; the platform's rate is "
         f"{platform_rate / text_rate:.3f} of it; DuckDB's load as text runs at "
