@@ -124,8 +124,9 @@ class LandedFile(NamedTuple):
 
 @dataclass(frozen=True)
 class _JsonLines:
-    """Where a JSON Lines file's lines lie in its bytes (no byte-order mark, no final newline).
-    Their count is the staging table's: one row per line, as the Python reader splits them."""
+    """Where a JSON Lines file's lines lie in its bytes (no byte-order mark, no final newline):
+    split on each newline (DuckDB's `string_split`), they are the lines the Python reader
+    reads."""
 
     data: bytes
     start: int
