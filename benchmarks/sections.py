@@ -51,15 +51,17 @@ MODES: dict[str, Mode] = {
         Mode(
             "quick",
             # the sections at the scale their targets are stated for (ingest, incremental);
-            # the whole pipeline at make demo's scale and a tenth of it
+            # the whole pipeline at make demo's scale and ten times it, so that the trend is
+            # judged as the scale grows from the default (from a tenth of it, where fixed
+            # costs are most of both runs, the ratio measured 0.995 to 1.091)
             scale=10.0,
-            scales=(0.1, 1.0),
+            scales=(1.0, 10.0),
             repeats=3,
             other_scale_repeats=1,
             judged=True,
             stream_drops=2,
             description=(
-                "the sections at scale 10, the pipeline 3 times at scale 1 and once at 0.1: "
+                "the sections at scale 10, the pipeline 3 times at scale 1 and once at 10: "
                 "under 10 minutes on 2 cores"
             ),
         ),

@@ -17,7 +17,7 @@ from benchmarks import incremental, ingest
 from benchmarks.__main__ import SECTIONS
 from benchmarks.pipeline import PipelineRun, PipelineRuns, too_large_for
 from benchmarks.processes import ChildRun
-from benchmarks.sections import MODES, Figure, Target
+from benchmarks.sections import DEFAULT_SCALE, MODES, Figure, Target
 from sony_de_platform.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -138,6 +138,14 @@ def test_a_judged_mode_measures_ingest_and_incremental_at_their_targets_scale(mo
     verdict is the target's, not one at a scale the target says nothing of."""
     for target in (ingest.TARGET, incremental.TARGET):
         assert target.stated_for == f"scale {mode.scale:g}"
+
+
+@pytest.mark.parametrize("mode", [mode for mode in MODES.values() if mode.judged])
+def test_a_judged_mode_judges_the_trend_from_the_default_scale_upward(mode) -> None:
+    """The orchestration target is stated for make demo's scale and the trend for larger
+    ones: a judged mode's pipeline scales start at the default and grow."""
+    assert mode.scales[0] == DEFAULT_SCALE
+    assert list(mode.scales) == sorted(set(mode.scales)) and len(mode.scales) > 1
 
 
 def test_the_full_mode_runs_scale_100_only_if_it_fits_in_memory() -> None:
