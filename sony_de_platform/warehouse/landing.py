@@ -225,23 +225,22 @@ def _append_jsonl(
     connection: duckdb.DuckDBPyConnection,
     table: str,
     files: list[LandedFile],
-    positions: list[int],
+    texts: dict[int, _JsonLines],
+    fields: tuple[str, ...],
     required_keys: tuple[str, ...],
     loaded_at: Any,
 ) -> tuple[int, dict[int, EngineRecords]]:
-    """Split the lines of the JSON Lines files at `positions`, parse and project them, and
-    append the clean ones, in one statement (DuckDB parses the files on all its threads);
-    then read back the lines not appended, as doubtful, by the `_ingest_seq` numbers they
-    were given and that the table does not hold. Returns the rows appended and what became
-    of each file's lines.
+    """Split the lines of the JSON Lines files (`texts`, by position in `files`), parse and
+    project them, and append the clean ones, in one statement (DuckDB parses the files on
+    all its threads); then read back the lines not appended, as doubtful, by the
+    `_ingest_seq` numbers they were given and that the table does not hold. Returns the rows
+    appended and what became of each file's lines.
 
     A line is clean when it is valid JSON to both parsers and its required keys are there
     (a JSON value that is not an object has none of them).
     """
-    texts = {position: _text_of(files[position]) for position in positions}
     if not any(text.has_lines for text in texts.values()):
-        return 0, {position: EngineRecords(0, None) for position in positions}
-    fields = _fields_of([files[position] for position in positions])
+        return 0, {position: EngineRecords(0, None) for position in texts}
     spec = json.dumps({name: "VARCHAR" for name in fields})
     with _registered_texts(connection, texts) as view:
         # Python drops a line's trailing carriage returns (DuckDB only when there are any)
@@ -276,7 +275,7 @@ def _append_jsonl(
         )
         counted = [
             (position, files[position].seq_before, files[position].staged.lines_read)
-            for position in positions
+            for position in texts
         ]
         missing = _lines_not_appended(connection, table, counted)
         doubtful: dict[int, list[DoubtfulRecord]] = {}
@@ -302,12 +301,6 @@ def _append_jsonl(
             f"{sum(file.clean_rows for file in records.values())}"
         )
     return appended, records
-
-
-def _text_of(file: LandedFile) -> _JsonLines:
-    if file.staged is None or file.staged.text is None:
-        raise ValueError(f"{file.source_file} was not staged as JSON Lines")
-    return file.staged.text
 
 
 def _lines_not_appended(
@@ -483,37 +476,37 @@ def append_staged(
     Lines parsed now, Parquet from the staging tables. Returns the rows appended and what the
     engine made of each staged file (None for the files Python reads)."""
     records: list[EngineRecords | None] = [None] * len(files)
-    jsonl = [
-        position
-        for position, file in enumerate(files)
-        if file.staged is not None and file.staged.text is not None
-    ]
+    staged = {position: file.staged for position, file in enumerate(files) if file.staged}
+    if not staged:
+        return 0, records
+    (fields,) = {file.fields for file in staged.values()}
+    texts = {position: file.text for position, file in staged.items() if file.text is not None}
     appended = 0
-    if jsonl:
-        appended, parsed = _append_jsonl(connection, table, files, jsonl, required_keys, loaded_at)
+    if texts:
+        appended, parsed = _append_jsonl(
+            connection, table, files, texts, fields, required_keys, loaded_at
+        )
         for position, file in parsed.items():
             records[position] = file
-    staged_tables = [file.staged.table for file in files if file.staged and file.staged.table]
+    staged_tables = [file.table for file in staged.values() if file.table]
     if not staged_tables:
         return appended, records
     parts = []
     for table_name in dict.fromkeys(staged_tables):
         positions = [
-            (file.staged.key, position)
-            for position, file in enumerate(files)
-            if file.staged is not None and file.staged.table == table_name
+            (file.key, position) for position, file in staged.items() if file.table == table_name
         ]
         order = " ".join(f"WHEN {int(key)} THEN {position}" for key, position in positions)
         keys = ", ".join(str(int(key)) for key, _ in positions)
         parts.append(
             f"SELECT CASE file_index {order} END AS file_position, line_number, "
-            f"{', '.join(_fields_of(files))} "
-            f"FROM {identifier(table_name)} WHERE clean AND file_index IN ({keys})"
+            f"{', '.join(fields)} FROM {identifier(table_name)} "
+            f"WHERE clean AND file_index IN ({keys})"
         )
         for _, position in positions:
-            records[position] = files[position].staged.parsed
+            records[position] = staged[position].parsed
     appended += _insert_records(
-        connection, table, files, _fields_of(files), " UNION ALL ".join(parts), [], loaded_at
+        connection, table, files, fields, " UNION ALL ".join(parts), [], loaded_at
     )
     return appended, records
 
@@ -545,8 +538,3 @@ def _insert_records(
         [*source_values, *load_values, loaded_at, *seq_values, *params],
     ).fetchone()
     return int(appended)
-
-
-def _fields_of(files: list[LandedFile]) -> tuple[str, ...]:
-    (fields,) = {file.staged.fields for file in files if file.staged is not None}
-    return fields
